@@ -1,0 +1,64 @@
+"""The exceptions of mistral-db-manage: one root, a few named failures.
+
+The CLI catches :class:`MistralDbManageError`, prints ``str(error)`` as one
+line on stderr and exits with ``error.exit_code``.  Every message says what is
+wrong and, where possible, how to fix it.
+"""
+
+from __future__ import annotations
+
+
+class MistralDbManageError(Exception):
+    """Root of every error this tool reports to a user."""
+
+    exit_code = 1
+
+
+class ConfigError(MistralDbManageError):
+    """The configuration is missing, unreadable, malformed or incomplete."""
+
+
+class DriverMissingError(MistralDbManageError):
+    """The database driver for the configured URL is not installed."""
+
+
+class DatabaseConnectionError(MistralDbManageError):
+    """The server is unreachable, refused the credentials or the database is missing."""
+
+
+class RevisionError(MistralDbManageError):
+    """A revision argument does not name a revision of the chain, or the target is impossible."""
+
+
+class ChainError(MistralDbManageError):
+    """The revision chain itself is broken (branches, gaps, duplicate ids, several heads)."""
+
+
+class UnknownDatabaseRevisionError(MistralDbManageError):
+    """The database records a revision this tool does not know (it is ahead of this tool)."""
+
+    exit_code = 4
+
+
+class NotAtHeadError(MistralDbManageError):
+    """An operation needs the database at head (populate) and it is not."""
+
+
+class UnversionedDatabaseError(MistralDbManageError):
+    """The database has Mistral tables but no version record."""
+
+
+class DriftError(MistralDbManageError):
+    """The live schema differs from what the chain says it is."""
+
+
+class LockTimeoutError(MistralDbManageError):
+    """Another run held the migration lock for longer than --lock-timeout."""
+
+
+class MigrationFailedError(MistralDbManageError):
+    """A revision failed while being applied."""
+
+
+class DefinitionError(MistralDbManageError):
+    """A workflow or action definition is invalid (names the file, line and key path)."""
