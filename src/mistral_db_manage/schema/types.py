@@ -17,12 +17,12 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 
-def MediumText() -> TypeEngine[str]:  # noqa: N802 - reads like a type in table definitions
+def MediumText() -> TypeEngine[str]:
     """TEXT everywhere, MEDIUMTEXT (16 MiB) on MySQL/MariaDB."""
     return Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
 
 
-def LongText() -> TypeEngine[str]:  # noqa: N802
+def LongText() -> TypeEngine[str]:
     """TEXT everywhere, LONGTEXT (4 GiB) on MySQL/MariaDB."""
     return Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
 
@@ -68,16 +68,16 @@ class JsonLongText(JsonEncoded):
         return Text()
 
 
-def Json() -> TypeEngine[Any]:  # noqa: N802
+def Json() -> TypeEngine[Any]:
     """``JsonEncoded``/``JsonDictType``/``JsonListType``: TEXT on every dialect."""
     return JsonEncoded()
 
 
-def JsonMedium() -> TypeEngine[Any]:  # noqa: N802
+def JsonMedium() -> TypeEngine[Any]:
     """``JsonMediumDictType``: TEXT, MEDIUMTEXT on MySQL/MariaDB."""
     return JsonMediumText()
 
 
-def JsonLong() -> TypeEngine[Any]:  # noqa: N802
+def JsonLong() -> TypeEngine[Any]:
     """``JsonLongDictType``: TEXT, LONGTEXT on MySQL/MariaDB."""
     return JsonLongText()

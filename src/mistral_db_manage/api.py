@@ -1,0 +1,268 @@
+"""The Python API: one function per command, returning data, never printing.
+
+Each command has the same shape (Alembic's): load the chain, work out the
+plan, run it in a context (a connection inside the migration lock, or an
+offline script).  The CLI is a thin layer over these functions.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+from .errors import (
+    RevisionError,
+    UnknownDatabaseRevisionError,
+    UnversionedDatabaseError,
+)
+from .runner.chain import Chain, Revision
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from sqlalchemy.engine import Connection
+
+    from .config import Settings
+
+ProgressCallback = Callable[[str, Revision, float], None]
+
+#: tables whose presence (without a version record) means "a Mistral database"
+MISTRAL_MARKER_TABLES = ("workflow_definitions_v2", "executions_v2", "workbooks_v2")
+
+
+@dataclass(frozen=True)
+class CurrentState:
+    revision: str | None
+    head: str | None
+
+    @property
+    def is_head(self) -> bool:
+        return self.revision is not None and self.revision == self.head
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    revision: Revision
+    is_current: bool
+    is_head: bool
+
+
+@dataclass(frozen=True)
+class UpgradeResult:
+    start: str | None
+    end: str | None
+    applied: tuple[str, ...]
+
+
+def load_chain(versions_dir: Path | None = None) -> Chain:
+    return Chain.load(versions_dir)
+
+
+@contextmanager
+def _connect(settings: Settings) -> Iterator[tuple[Connection, str]]:
+    from .runner.connect import connect_checked
+    from .runner.database import normalized_dialect, open_engine
+
+    engine = open_engine(settings.connection)
+    try:
+        connection = connect_checked(engine)
+        try:
+            yield connection, normalized_dialect(engine.dialect.name)
+        finally:
+            connection.close()
+    finally:
+        engine.dispose()
+
+
+def _recorded_revision(connection: Connection, chain: Chain) -> str | None:
+    from .runner.version import read_version
+
+    revision = read_version(connection)
+    connection.rollback()
+    if revision is not None and revision not in chain:
+        raise UnknownDatabaseRevisionError(
+            f"the database is at revision {revision!r}, which this tool does not know "
+            f"(its newest is {chain.head}): it was upgraded by a newer tool; use that one"
+        )
+    return revision
+
+
+def _refuse_unversioned(connection: Connection) -> None:
+    from sqlalchemy import inspect
+
+    tables = set(inspect(connection).get_table_names())
+    connection.rollback()
+    found = [name for name in MISTRAL_MARKER_TABLES if name in tables]
+    if found:
+        raise UnversionedDatabaseError(
+            f"the database has Mistral tables ({', '.join(found)}) but no version record: "
+            "find its revision and record it with `mistral-db-manage stamp <revision>` "
+            "before upgrading"
+        )
+
+
+def current(settings: Settings, *, versions_dir: Path | None = None) -> CurrentState:
+    chain = load_chain(versions_dir)
+    with _connect(settings) as (connection, _dialect):
+        return CurrentState(_recorded_revision(connection, chain), chain.head)
+
+
+def history(
+    settings: Settings | None = None, *, versions_dir: Path | None = None
+) -> list[HistoryEntry]:
+    """The chain, newest first; marks the database's revision when settings are given."""
+    chain = load_chain(versions_dir)
+    recorded: str | None = None
+    if settings is not None:
+        with _connect(settings) as (connection, _dialect):
+            recorded = _recorded_revision(connection, chain)
+    return [
+        HistoryEntry(revision, revision.id == recorded, revision.id == chain.head)
+        for revision in reversed(chain.revisions)
+    ]
+
+
+def upgrade(
+    settings: Settings,
+    target: str = "head",
+    *,
+    delta: int | None = None,
+    progress: ProgressCallback | None = None,
+    versions_dir: Path | None = None,
+) -> UpgradeResult:
+    """Upgrade the database online to ``target`` (``head``, an id, ``+N``) or by ``delta``."""
+    from .runner.execute import Executor
+    from .runner.version import has_version_table
+
+    chain = load_chain(versions_dir)
+    with _connect(settings) as (connection, dialect):
+        start = _recorded_revision(connection, chain)
+        if start is None:
+            _refuse_unversioned(connection)
+        end = _resolve_target(chain, target, delta, start)
+        steps = chain.between(start, end)
+        if steps:
+            create_version = not has_version_table(connection)
+            connection.rollback()
+            Executor(chain, dialect, connection=connection, progress=progress).upgrade(
+                start, end, create_version=create_version
+            )
+        return UpgradeResult(start, end, tuple(step.id for step in steps))
+
+
+def _resolve_target(chain: Chain, target: str, delta: int | None, start: str | None) -> str | None:
+    if delta is not None:
+        if delta < 0:
+            raise RevisionError(f"--delta {delta}: only upgrades are supported")
+        return chain.relative(start, str(delta))
+    return chain.resolve(target, current=start)
+
+
+def upgrade_sql(
+    connection_url: str,
+    target: str = "head",
+    *,
+    delta: int | None = None,
+    output: IO[str] | None = None,
+    versions_dir: Path | None = None,
+) -> None:
+    """Write the SQL script of an upgrade (``[start:]end``) without connecting."""
+    from .runner.connect import dialect_name
+    from .runner.execute import Executor
+
+    chain = load_chain(versions_dir)
+    dialect = dialect_name(connection_url)
+    start, end = _offline_range(chain, target, delta)
+    Executor(chain, dialect, output=output or sys.stdout).upgrade(
+        start, end, create_version=start is None
+    )
+
+
+def _offline_range(chain: Chain, target: str, delta: int | None) -> tuple[str | None, str | None]:
+    start_text: str | None = None
+    end_text = target
+    if ":" in target:
+        start_text, end_text = target.split(":", 1)
+        if not start_text or not end_text:
+            raise RevisionError(f"invalid range {target!r}: expected <start>:<end>")
+    start = chain.resolve(start_text) if start_text is not None else None
+    if delta is not None or end_text.startswith("+"):
+        if start_text is None:
+            raise RevisionError(
+                "offline mode cannot know the database's revision: give the range as "
+                "<start>:<end> (for example `upgrade 030:+2 --sql`) instead of a relative target"
+            )
+        steps = str(delta) if delta is not None else end_text[1:]
+        return start, chain.relative(start, steps)
+    end = chain.resolve(end_text, current=start)
+    chain.between(start, end)
+    return start, end
+
+
+def stamp(settings: Settings, revision: str, *, versions_dir: Path | None = None) -> CurrentState:
+    """Record ``revision`` as the database's revision without running anything."""
+    from .runner.execute import Executor
+    from .runner.version import has_version_table, read_version
+
+    chain = load_chain(versions_dir)
+    target = chain.resolve(revision)
+    with _connect(settings) as (connection, dialect):
+        old = read_version(connection)
+        create_version = not has_version_table(connection)
+        connection.rollback()
+        Executor(chain, dialect, connection=connection).stamp(
+            old, target, create_version=create_version
+        )
+        return CurrentState(target, chain.head)
+
+
+def stamp_sql(
+    connection_url: str,
+    revision: str,
+    *,
+    output: IO[str] | None = None,
+    versions_dir: Path | None = None,
+) -> None:
+    from .runner.connect import dialect_name
+    from .runner.execute import Executor
+
+    chain = load_chain(versions_dir)
+    dialect = dialect_name(connection_url)
+    start_text: str | None = None
+    end_text = revision
+    if ":" in revision:
+        start_text, end_text = revision.split(":", 1)
+    start = chain.resolve(start_text) if start_text else None
+    end = chain.resolve(end_text)
+    Executor(chain, dialect, output=output or sys.stdout).stamp(
+        start, end, create_version=start is None
+    )
+
+
+def heads(versions_dir: Path | None = None) -> list[str]:
+    from .runner.chain import scan_directory
+
+    revisions = scan_directory(versions_dir or _default_versions())
+    parents = {r.down_revision for r in revisions}
+    return sorted(r.id for r in revisions if r.id not in parents)
+
+
+def branches(versions_dir: Path | None = None) -> list[tuple[str | None, list[str]]]:
+    """Revisions revised by more than one revision, with their children."""
+    from .runner.chain import scan_directory
+
+    revisions = scan_directory(versions_dir or _default_versions())
+    children: dict[str | None, list[str]] = {}
+    for revision in revisions:
+        children.setdefault(revision.down_revision, []).append(revision.id)
+    return [(parent, sorted(kids)) for parent, kids in children.items() if len(kids) > 1]
+
+
+def _default_versions() -> Path:
+    from .runner.chain import VERSIONS_DIR
+
+    return VERSIONS_DIR

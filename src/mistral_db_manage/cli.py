@@ -1,0 +1,233 @@
+"""The command line: an argparse table mapped onto :mod:`.api` calls.
+
+This module only parses arguments, prints results and chooses exit codes.
+Every :class:`~.errors.MistralDbManageError` becomes one line on stderr and
+its exit code; ``--debug`` shows the traceback instead.  argparse's own usage
+errors exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from .errors import MistralDbManageError
+
+if TYPE_CHECKING:
+    from .runner.chain import Revision
+    from .config import Settings
+
+PROG = "mistral-db-manage"
+log = logging.getLogger("mistral_db_manage")
+
+
+def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    default_list: object = argparse.SUPPRESS if suppress else []
+    default_flag = argparse.SUPPRESS if suppress else False
+    parser.add_argument(
+        "--config-file", action="append", default=default_list, metavar="PATH",
+        help="a mistral.conf to read (repeatable; later files win)",
+    )
+    parser.add_argument(
+        "--config-dir", action="append", default=default_list, metavar="DIR",
+        help="read every *.conf in DIR in sorted order (repeatable)",
+    )
+    parser.add_argument(
+        "--debug", action="store_true", default=default_flag,
+        help="show tracebacks and debug logging",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Create, upgrade, inspect and populate the Mistral database."
+    )
+    _common_options(parser, suppress=False)
+    common = argparse.ArgumentParser(add_help=False)
+    _common_options(common, suppress=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    up = commands.add_parser("upgrade", parents=[common], help="upgrade the schema")
+    up.add_argument("revision", nargs="?", default="head",
+                    help="head (default), a revision id, +N, or <start>:<end> with --sql")
+    up.add_argument("--delta", type=int, metavar="N", help="upgrade N revisions")
+    up.add_argument("--sql", action="store_true",
+                    help="print the SQL script instead of running it (no connection)")
+
+    cur = commands.add_parser("current", parents=[common], help="show the database's revision")
+    cur.add_argument("--verbose", action="store_true", help="also show the revision's message")
+
+    hist = commands.add_parser("history", parents=[common], help="list the revision chain")
+    hist.add_argument("--verbose", action="store_true", help="show file paths too")
+
+    st = commands.add_parser("stamp", parents=[common],
+                             help="record a revision without running migrations")
+    st.add_argument("revision", help="the revision to record (required)")
+    st.add_argument("--sql", action="store_true", help="print the SQL instead of running it")
+
+    rev = commands.add_parser("revision", parents=[common], help="create a new revision file")
+    rev.add_argument("-m", "--message", required=True, help="the revision's message")
+    rev.add_argument("--autogenerate", action="store_true",
+                     help="compare the models with a database at head and write the operations")
+    rev.add_argument("--rev-id", help="the new revision's id (default: the next number)")
+
+    commands.add_parser("check_migration", parents=[common],
+                        help="check the chain and that the models match its head")
+    commands.add_parser("branches", parents=[common], help="show where the chain branches")
+    commands.add_parser("heads", parents=[common], help="show the chain's head(s)")
+
+    pop = commands.add_parser("populate", parents=[common],
+                              help="register the standard actions and workflows")
+    pop_actions = commands.add_parser("populate_actions", parents=[common],
+                                      help="register the standard actions only")
+    for sub in (pop, pop_actions):
+        sub.add_argument("--path", action="append", default=[], metavar="DIR",
+                         help="also read definitions from DIR (repeatable)")
+        sub.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
+        sub.add_argument("--prune", action="store_true",
+                         help="remove system definitions whose source is gone")
+    return parser
+
+
+def _settings(args: argparse.Namespace, *, require_connection: bool = True) -> Settings:
+    from .config import load_settings
+
+    settings = load_settings(
+        args.config_file, args.config_dir, require_connection=require_connection
+    )
+    for warning in settings.deprecations:
+        log.warning("%s", warning)
+    return settings
+
+
+def _progress(event: str, revision: Revision, seconds: float) -> None:
+    if event == "start":
+        log.info("Running upgrade %s -> %s, %s", revision.down_revision, revision.id,
+                 revision.message.splitlines()[0] if revision.message else "")
+
+
+def cmd_upgrade(args: argparse.Namespace) -> int:
+    from . import api
+
+    if args.sql:
+        settings = _settings(args)
+        api.upgrade_sql(settings.connection, args.revision, delta=args.delta, output=sys.stdout)
+        return 0
+    if ":" in args.revision:
+        raise MistralDbManageError(
+            f"a range ({args.revision}) is only valid with --sql; online, give the target only"
+        )
+    result = api.upgrade(_settings(args), args.revision, delta=args.delta, progress=_progress)
+    if not result.applied:
+        print(f"Nothing to do: the database is already at {result.end or 'base'}.")
+    else:
+        print(f"Upgraded from {result.start or 'an empty database'} to {result.end} "
+              f"({len(result.applied)} revision(s)).")
+    return 0
+
+
+def cmd_current(args: argparse.Namespace) -> int:
+    from . import api
+
+    state = api.current(_settings(args))
+    if state.revision is None:
+        print("The database has no version yet (empty or not created by this tool): "
+              "run `mistral-db-manage upgrade head`.")
+        return 0
+    print(f"{state.revision}{' (head)' if state.is_head else ''}")
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from . import api
+
+    settings = _settings(args, require_connection=False)
+    entries = api.history(settings if settings.has_connection else None)
+    for entry in entries:
+        revision = entry.revision
+        marks = []
+        if entry.is_head:
+            marks.append("head")
+        if entry.is_current:
+            marks.append("current")
+        mark = f" ({', '.join(marks)})" if marks else ""
+        message = revision.message.replace("\n", " ")
+        print(f"{revision.down_revision or '<base>'} -> {revision.id}{mark}, {message}")
+        if args.verbose:
+            print(f"    {revision.path}")
+    return 0
+
+
+def cmd_stamp(args: argparse.Namespace) -> int:
+    from . import api
+
+    settings = _settings(args)
+    if args.sql:
+        api.stamp_sql(settings.connection, args.revision, output=sys.stdout)
+        return 0
+    state = api.stamp(settings, args.revision)
+    print(f"Stamped the database at {state.revision}.")
+    return 0
+
+
+def cmd_heads(args: argparse.Namespace) -> int:
+    from . import api
+
+    for head in api.heads():
+        print(f"{head} (head)")
+    return 0
+
+
+def cmd_branches(args: argparse.Namespace) -> int:
+    from . import api
+
+    found = api.branches()
+    if not found:
+        print("No branches: the chain is a single line.")
+    for parent, children in found:
+        print(f"{parent or '<base>'} -> {', '.join(children)} (branchpoint)")
+    return 0
+
+
+COMMANDS = {
+    "upgrade": cmd_upgrade,
+    "current": cmd_current,
+    "history": cmd_history,
+    "stamp": cmd_stamp,
+    "heads": cmd_heads,
+    "branches": cmd_branches,
+}
+
+
+def _unimplemented(args: argparse.Namespace) -> int:
+    raise MistralDbManageError(f"`{args.command}` is not available in this build yet")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.INFO,
+        format="%(levelname)s %(message)s" if args.debug else "%(message)s",
+        stream=sys.stderr,
+    )
+    if not args.debug:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+    handler = COMMANDS.get(args.command, _unimplemented)
+    try:
+        return handler(args)
+    except MistralDbManageError as error:
+        if args.debug:
+            raise
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+def console_main() -> None:
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The revision chain: the operations language and the frozen revision files."""

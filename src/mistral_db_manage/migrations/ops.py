@@ -1,0 +1,565 @@
+"""The operations revision files are written in.
+
+Each operation knows three things (the shape of Django's operations):
+
+* ``apply_state(state)``: how it changes :class:`~..schema.state.SchemaState`;
+* ``run(ctx)``: the SQL it sends, online or offline (the very same code path:
+  an Alembic ``Operations`` object either executes or prints), chosen per
+  dialect from the state, never from reflection;
+* ``describe()``: one line for ``upgrade --plan``.
+
+Where SQLite cannot ALTER (types, nullability, constraints, dropping
+constrained columns) the table is rebuilt from the state: create a new
+table, copy the rows, drop the old one, rename, recreate the indexes.
+
+An operation may be limited to some dialects (``dialects=("postgresql",)``):
+upstream drops constraints by the names only one server gives them, so the
+same drop only happens there.  SQLite follows the MySQL path, which is the
+one that ends with the schema of the models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Column, MetaData, text
+from sqlalchemy.schema import CreateIndex as CreateIndexDDL
+from sqlalchemy.schema import CreateTable as CreateTableDDL
+from sqlalchemy.types import TypeEngine
+
+from ..schema.state import (
+    ColumnState,
+    ForeignKeyState,
+    IndexState,
+    SchemaState,
+    TableState,
+    UniqueState,
+)
+
+if TYPE_CHECKING:
+    from alembic.operations import Operations
+
+
+@dataclass
+class RunContext:
+    """What an operation needs to emit its SQL."""
+
+    dialect: str
+    operations: Operations
+    #: the schema before the operation (the operation must not change it)
+    state: SchemaState
+    offline: bool
+
+    def execute(self, statement: Any) -> None:
+        if isinstance(statement, str):
+            statement = text(statement)
+        self.operations.execute(statement)
+
+
+# -- building blocks of table definitions -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Col:
+    """A column as a revision declares it."""
+
+    name: str
+    type: TypeEngine[Any]
+    nullable: bool = True
+    autoincrement: bool = False
+    server_default: str | None = None
+
+    def to_state(self) -> ColumnState:
+        return ColumnState(
+            self.name, self.type, self.nullable, self.server_default, self.autoincrement
+        )
+
+    def to_column(self) -> Column[Any]:
+        kwargs: dict[str, Any] = {}
+        if self.server_default is not None:
+            kwargs["server_default"] = text(self.server_default)
+        return Column(self.name, self.type, nullable=self.nullable, **kwargs)
+
+
+@dataclass(frozen=True)
+class FK:
+    columns: tuple[str, ...]
+    ref_table: str
+    ref_columns: tuple[str, ...] = ("id",)
+    ondelete: str | None = None
+
+
+@dataclass(frozen=True)
+class Ix:
+    name: str
+    columns: tuple[str, ...]
+
+
+def compiled_type(type_: TypeEngine[Any], dialect: str) -> str:
+    return str(type_.compile(dialect=_dialect_object(dialect)))
+
+
+_DIALECT_CACHE: dict[str, Any] = {}
+
+
+def _dialect_object(name: str) -> Any:
+    if name not in _DIALECT_CACHE:
+        if name == "postgresql":
+            from sqlalchemy.dialects.postgresql import psycopg2
+
+            _DIALECT_CACHE[name] = psycopg2.dialect()  # type: ignore[no-untyped-call]
+        elif name == "mysql":
+            from sqlalchemy.dialects.mysql import pymysql
+
+            _DIALECT_CACHE[name] = pymysql.dialect()
+        else:
+            from sqlalchemy.dialects.sqlite import pysqlite
+
+            _DIALECT_CACHE[name] = pysqlite.dialect()
+    return _DIALECT_CACHE[name]
+
+
+# -- the operation base ------------------------------------------------------------------
+
+
+@dataclass
+class Operation:
+    """Base of every operation; ``dialects`` limits where it applies."""
+
+    dialects: tuple[str, ...] | None = field(default=None, kw_only=True)
+    rewrites_data: bool = field(default=False, init=False)
+
+    def applies_to(self, dialect: str) -> bool:
+        return self.dialects is None or dialect in self.dialects
+
+    def tables(self) -> tuple[str, ...]:
+        raise NotImplementedError
+
+    def apply_state(self, state: SchemaState) -> None:
+        raise NotImplementedError
+
+    def run(self, ctx: RunContext) -> None:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def after(self, state: SchemaState) -> SchemaState:
+        new_state = state.copy()
+        self.apply_state(new_state)
+        return new_state
+
+
+# -- SQLite table rebuild ---------------------------------------------------------------
+
+REBUILD_PREFIX = "_mdm_rebuild_"
+
+
+def rebuild_sqlite_table(
+    ctx: RunContext, new_state: SchemaState, table: str, fill: Mapping[str, str] | None = None
+) -> None:
+    """Give SQLite's ``table`` the definition it has in ``new_state``, keeping its rows.
+
+    ``fill`` gives SQL expressions for new NOT NULL columns of existing rows.
+    """
+    fill = fill or {}
+    old = ctx.state.table(table)
+    new = new_state.table(table)
+    temporary = REBUILD_PREFIX + table
+    metadata = new_state.to_metadata(with_names=False)
+    new_state.to_table(table, metadata, with_names=False, indexes=False, as_name=temporary)
+    ctx.execute(CreateTableDDL(metadata.tables[temporary]))
+    target_columns: list[str] = []
+    source_values: list[str] = []
+    for column in new.columns:
+        if old.has_column(column.name):
+            target_columns.append(_q(column.name))
+            source_values.append(_q(column.name))
+        elif column.name in fill:
+            target_columns.append(_q(column.name))
+            source_values.append(fill[column.name])
+    ctx.execute(
+        f"INSERT INTO {_q(temporary)} ({', '.join(target_columns)}) "
+        f"SELECT {', '.join(source_values)} FROM {_q(table)}"
+    )
+    ctx.execute(f"DROP TABLE {_q(table)}")
+    ctx.execute(f"ALTER TABLE {_q(temporary)} RENAME TO {_q(table)}")
+    for index in metadata.tables[table].indexes:
+        ctx.execute(CreateIndexDDL(index))
+
+
+def _q(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+# -- schema operations -------------------------------------------------------------------
+
+
+@dataclass
+class CreateTable(Operation):
+    name: str
+    columns: Sequence[Col]
+    primary_key: tuple[str, ...] = ("id",)
+    uniques: Sequence[tuple[str, ...]] = ()
+    foreign_keys: Sequence[FK] = ()
+    indexes: Sequence[Ix] = ()
+
+    def tables(self) -> tuple[str, ...]:
+        return (self.name,)
+
+    def describe(self) -> str:
+        return f"create table {self.name}"
+
+    def apply_state(self, state: SchemaState) -> None:
+        if self.name in state.tables:
+            raise KeyError(f"table {self.name!r} already exists")
+        table = TableState(self.name, [c.to_state() for c in self.columns], self.primary_key)
+        table.primary_key_name = state.primary_key_name(self.name)
+        state.tables[self.name] = table
+        for column in self.columns:
+            if column.autoincrement and state.dialect == "postgresql":
+                state.sequences.add(f"{self.name}_{column.name}_seq")
+        for columns in self.uniques:
+            table.uniques.append(UniqueState(columns, state.unique_name(self.name, columns)))
+        for fk in self.foreign_keys:
+            name = state.foreign_key_name(self.name, fk.columns)
+            table.foreign_keys.append(
+                ForeignKeyState(fk.columns, fk.ref_table, fk.ref_columns, fk.ondelete, name)
+            )
+        state.refresh_implicit_indexes(self.name)
+        for index in self.indexes:
+            table.indexes.append(IndexState(index.name, index.columns))
+            state.refresh_implicit_indexes(self.name)
+
+    def run(self, ctx: RunContext) -> None:
+        new_state = self.after(ctx.state)
+        # PostgreSQL gets explicit names (the ones it would choose); MySQL and
+        # SQLite get unnamed constraints, exactly as upstream sends them.
+        with_names = ctx.dialect == "postgresql"
+        metadata = MetaData()
+        for name in {self.name, *(fk.ref_table for fk in self.foreign_keys)}:
+            new_state.to_table(name, metadata, with_names=with_names, indexes=False)
+        ctx.execute(CreateTableDDL(metadata.tables[self.name]))
+        for index in self.indexes:
+            ctx.operations.create_index(index.name, self.name, list(index.columns))
+
+
+@dataclass
+class DropTable(Operation):
+    name: str
+
+    def tables(self) -> tuple[str, ...]:
+        return (self.name,)
+
+    def describe(self) -> str:
+        return f"drop table {self.name}"
+
+    def apply_state(self, state: SchemaState) -> None:
+        state.table(self.name)
+        del state.tables[self.name]
+        state.sequences = {s for s in state.sequences if not s.startswith(f"{self.name}_")}
+
+    def run(self, ctx: RunContext) -> None:
+        ctx.operations.drop_table(self.name)
+
+
+@dataclass
+class AddColumn(Operation):
+    table: str
+    column: Col
+    #: SQL value given to existing rows when the column is NOT NULL without default
+    fill: str | None = None
+
+    def tables(self) -> tuple[str, ...]:
+        return (self.table,)
+
+    def describe(self) -> str:
+        return f"add column {self.table}.{self.column.name}"
+
+    def apply_state(self, state: SchemaState) -> None:
+        table = state.table(self.table)
+        if table.has_column(self.column.name):
+            raise KeyError(f"column {self.table}.{self.column.name} already exists")
+        table.columns.append(self.column.to_state())
+
+    def run(self, ctx: RunContext) -> None:
+        needs_fill = not self.column.nullable and self.column.server_default is None
+        if needs_fill and self.fill is not None:
+            if ctx.dialect == "sqlite":
+                rebuild_sqlite_table(
+                    ctx, self.after(ctx.state), self.table, {self.column.name: self.fill}
+                )
+                return
+            if ctx.dialect == "postgresql":
+                filled = Col(self.column.name, self.column.type, False, server_default=self.fill)
+                ctx.operations.add_column(self.table, filled.to_column())
+                ctx.operations.alter_column(self.table, self.column.name, server_default=None)
+                return
+        ctx.operations.add_column(self.table, self.column.to_column())
+
+
+@dataclass
+class DropColumn(Operation):
+    table: str
+    column: str
+
+    def tables(self) -> tuple[str, ...]:
+        return (self.table,)
+
+    def describe(self) -> str:
+        return f"drop column {self.table}.{self.column}"
+
+    def apply_state(self, state: SchemaState) -> None:
+        table = state.table(self.table)
+        table.column(self.column)
+        table.columns = [c for c in table.columns if c.name != self.column]
+        table.uniques = [u for u in table.uniques if self.column not in u.columns]
+        table.indexes = [i for i in table.indexes if self.column not in i.columns]
+
+    def run(self, ctx: RunContext) -> None:
+        if ctx.dialect == "sqlite":
+            rebuild_sqlite_table(ctx, self.after(ctx.state), self.table)
+        else:
+            ctx.operations.drop_column(self.table, self.column)
+
+
+@dataclass
+class AlterColumn(Operation):
+    table: str
+    column: str
+    type: TypeEngine[Any] | None = None
+    nullable: bool | None = None
+
+    def tables(self) -> tuple[str, ...]:
+        return (self.table,)
+
+    def describe(self) -> str:
+        changes = []
+        if self.type is not None:
+            changes.append(f"type {compiled_type(self.type, 'postgresql')}")
+        if self.nullable is not None:
+            changes.append("nullable" if self.nullable else "not null")
+        return f"alter column {self.table}.{self.column} ({', '.join(changes)})"
+
+    def apply_state(self, state: SchemaState) -> None:
+        column = state.table(self.table).column(self.column)
+        if self.type is not None:
+            column.type = self.type
+        if self.nullable is not None:
+            column.nullable = self.nullable
+
+    def changes_anything(self, state: SchemaState) -> bool:
+        old = state.table(self.table).column(self.column)
+        type_changes = self.type is not None and compiled_type(
+            self.type, state.dialect
+        ) != compiled_type(old.type, state.dialect)
+        null_changes = self.nullable is not None and self.nullable != old.nullable
+        return type_changes or null_changes
+
+    def run(self, ctx: RunContext) -> None:
+        if not self.changes_anything(ctx.state):
+            # e.g. TEXT -> "LONGTEXT" on PostgreSQL, where both are TEXT
+            return
+        if ctx.dialect == "sqlite":
+            rebuild_sqlite_table(ctx, self.after(ctx.state), self.table)
+            return
+        old = ctx.state.table(self.table).column(self.column)
+        kwargs: dict[str, Any] = {"existing_type": old.type, "existing_nullable": old.nullable}
+        if self.type is not None and compiled_type(self.type, ctx.dialect) != compiled_type(
+            old.type, ctx.dialect
+        ):
+            kwargs["type_"] = self.type
+        if self.nullable is not None and self.nullable != old.nullable:
+            kwargs["nullable"] = self.nullable
+        ctx.operations.alter_column(self.table, self.column, **kwargs)
+
+
+@dataclass
+class AddUnique(Operation):
+    table: str
+    columns: tuple[str, ...]
+
+    def tables(self) -> tuple[str, ...]:
+        return (self.table,)
+
+    def describe(self) -> str:
+        return f"add unique constraint on {self.table}({', '.join(self.columns)})"
+
+    def apply_state(self, state: SchemaState) -> None:
+        name = state.unique_name(self.table, self.columns)
+        state.table(self.table).uniques.append(UniqueState(self.columns, name))
+        state.refresh_implicit_indexes(self.table)
+
+    def run(self, ctx: RunContext) -> None:
+        if ctx.dialect == "sqlite":
+            rebuild_sqlite_table(ctx, self.after(ctx.state), self.table)
+            return
+        name = ctx.state.unique_name(self.table, self.columns)
+        ctx.operations.create_unique_constraint(
+            name if ctx.dialect == "postgresql" else None, self.table, list(self.columns)
+        )
+
+
+@dataclass
+class DropUnique(Operation):
+    """Drop the unique constraint of ``table`` on exactly ``columns`` (the first one)."""
+
+    table: str
+    columns: tuple[str, ...]
+
+    def tables(self) -> tuple[str, ...]:
+        return (self.table,)
+
+    def describe(self) -> str:
+        return f"drop unique constraint on {self.table}({', '.join(self.columns)})"
+
+    def _find(self, state: SchemaState) -> UniqueState:
+        for unique in state.table(self.table).uniques:
+            if unique.columns == self.columns:
+                return unique
+        raise KeyError(f"no unique constraint on {self.table}{self.columns}")
+
+    def apply_state(self, state: SchemaState) -> None:
+        table = state.table(self.table)
+        target = self._find(state)
+        table.uniques = [u for u in table.uniques if u is not target]
+        state.refresh_implicit_indexes(self.table)
+
+    def run(self, ctx: RunContext) -> None:
+        if ctx.dialect == "sqlite":
+            rebuild_sqlite_table(ctx, self.after(ctx.state), self.table)
+            return
+        name = self._find(ctx.state).name
+        assert name is not None
+        if ctx.dialect == "mysql":
+            ctx.operations.drop_index(name, table_name=self.table)
+        else:
+            ctx.operations.drop_constraint(name, self.table, type_="unique")
+
+
+@dataclass
+class AddForeignKey(Operation):
+    table: str
+    foreign_key: FK
+
+    def tables(self) -> tuple[str, ...]:
+        return (self.table, self.foreign_key.ref_table)
+
+    def describe(self) -> str:
+        fk = self.foreign_key
+        return (
+            f"add foreign key {self.table}({', '.join(fk.columns)}) -> "
+            f"{fk.ref_table}({', '.join(fk.ref_columns)})"
+        )
+
+    def apply_state(self, state: SchemaState) -> None:
+        fk = self.foreign_key
+        name = state.foreign_key_name(self.table, fk.columns)
+        state.table(self.table).foreign_keys.append(
+            ForeignKeyState(fk.columns, fk.ref_table, fk.ref_columns, fk.ondelete, name)
+        )
+        state.refresh_implicit_indexes(self.table)
+
+    def run(self, ctx: RunContext) -> None:
+        if ctx.dialect == "sqlite":
+            rebuild_sqlite_table(ctx, self.after(ctx.state), self.table)
+            return
+        fk = self.foreign_key
+        name = ctx.state.foreign_key_name(self.table, fk.columns)
+        ctx.operations.create_foreign_key(
+            name if ctx.dialect == "postgresql" else None,
+            self.table,
+            fk.ref_table,
+            list(fk.columns),
+            list(fk.ref_columns),
+            ondelete=fk.ondelete,
+        )
+
+
+@dataclass
+class CreateIndex(Operation):
+    name: str
+    table: str
+    columns: tuple[str, ...]
+
+    def tables(self) -> tuple[str, ...]:
+        return (self.table,)
+
+    def describe(self) -> str:
+        return f"create index {self.name} on {self.table}({', '.join(self.columns)})"
+
+    def apply_state(self, state: SchemaState) -> None:
+        state.table(self.table).indexes.append(IndexState(self.name, self.columns))
+        state.refresh_implicit_indexes(self.table)
+
+    def run(self, ctx: RunContext) -> None:
+        ctx.operations.create_index(self.name, self.table, list(self.columns))
+
+
+@dataclass
+class DropIndex(Operation):
+    name: str
+    table: str
+
+    def tables(self) -> tuple[str, ...]:
+        return (self.table,)
+
+    def describe(self) -> str:
+        return f"drop index {self.name} on {self.table}"
+
+    def apply_state(self, state: SchemaState) -> None:
+        table = state.table(self.table)
+        if not any(i.name == self.name for i in table.indexes):
+            raise KeyError(f"no index {self.name} on {self.table}")
+        table.indexes = [i for i in table.indexes if i.name != self.name]
+        state.refresh_implicit_indexes(self.table)
+
+    def run(self, ctx: RunContext) -> None:
+        ctx.operations.drop_index(self.name, table_name=self.table)
+
+
+# -- data and raw SQL ------------------------------------------------------------------
+
+SqlByDialect = Mapping[str, Sequence[str]] | Callable[[RunContext], Sequence[str]]
+
+
+@dataclass
+class Sql(Operation):
+    """SQL statements (per dialect), with an optional schema effect.
+
+    ``statements`` maps a dialect (or ``"*"``) to statements, or is a function
+    of the run context returning them.  ``effect`` is an operation whose state
+    change the SQL makes (it is not run).
+    """
+
+    description: str
+    statements: SqlByDialect
+    table_names: tuple[str, ...] = ()
+    effect: Operation | None = None
+    data: bool = True
+
+    def __post_init__(self) -> None:
+        self.rewrites_data = self.data
+
+    def tables(self) -> tuple[str, ...]:
+        return self.table_names
+
+    def describe(self) -> str:
+        return self.description
+
+    def apply_state(self, state: SchemaState) -> None:
+        if self.effect is not None:
+            self.effect.apply_state(state)
+
+    def sql_for(self, ctx: RunContext) -> Sequence[str]:
+        if callable(self.statements):
+            return self.statements(ctx)
+        if ctx.dialect in self.statements:
+            return self.statements[ctx.dialect]
+        return self.statements.get("*", ())
+
+    def run(self, ctx: RunContext) -> None:
+        for statement in self.sql_for(ctx):
+            ctx.execute(statement)

@@ -1,0 +1,211 @@
+"""Applying revisions: online against a connection, or offline as an SQL script.
+
+One code path serves both (Alembic's idea): operations talk to an Alembic
+``Operations`` object whose context either executes or prints.  Only this
+module decides transaction boundaries:
+
+* PostgreSQL and SQLite: each revision and its version bump commit together
+  (``BEGIN``/``COMMIT`` around each revision in scripts as well);
+* MySQL/MariaDB: DDL commits by itself, so there is no framing; progress
+  inside a revision is recorded in the journal so that an interrupted
+  revision is completed by running ``upgrade`` again.
+
+Progress is reported through a callback; nothing here prints to stdout
+except the offline script itself.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING
+
+from .chain import Chain, Revision
+from .version import create_version_table, write_version
+
+if TYPE_CHECKING:
+    from alembic.operations import Operations
+    from sqlalchemy.engine import Connection
+
+    from ..schema.state import SchemaState
+
+TRANSACTIONAL_DDL = {"postgresql": True, "sqlite": True, "mysql": False}
+
+
+@dataclass(frozen=True)
+class RevisionApplied:
+    revision: Revision
+    seconds: float
+
+
+ProgressCallback = Callable[[str, Revision, float], None]
+
+
+def state_at(chain: Chain, dialect: str, revision: str | None) -> SchemaState:
+    """The schema the chain describes at ``revision`` (None = empty database)."""
+    from ..schema.state import SchemaState
+
+    state = SchemaState(dialect)
+    for step in chain.between(None, revision):
+        for operation in chain.operations(step.id):
+            if operation.applies_to(dialect):
+                operation.apply_state(state)
+    return state
+
+
+class ScriptWriter:
+    """Output buffer for Alembic's offline mode: one statement per line, ending in ``;``."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> None:
+        statement = _one_line(text.strip())
+        if statement:
+            self.stream.write(statement + "\n")
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+def _one_line(sql: str) -> str:
+    """Join the lines of one statement, leaving string literals alone."""
+    out: list[str] = []
+    in_literal = False
+    pending_space = False
+    for char in sql:
+        if in_literal:
+            out.append(char)
+            if char == "'":
+                in_literal = False
+            continue
+        if char in "\r\n\t":
+            pending_space = True
+            continue
+        if char == " " and pending_space:
+            continue
+        if pending_space:
+            if out and out[-1] not in " (" and char not in ",)":
+                out.append(" ")
+            pending_space = False
+        if char == "'":
+            in_literal = True
+        out.append(char)
+    return "".join(out)
+
+
+class Executor:
+    """Runs a list of revisions on one dialect, online or offline."""
+
+    def __init__(
+        self,
+        chain: Chain,
+        dialect: str,
+        *,
+        connection: Connection | None = None,
+        output: IO[str] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        if (connection is None) == (output is None):
+            raise ValueError("give exactly one of connection (online) or output (offline)")
+        self.chain = chain
+        self.dialect = dialect
+        self.connection = connection
+        self.output = output
+        self.progress = progress or (lambda event, revision, seconds: None)
+        self._operations: Operations | None = None
+
+    @property
+    def offline(self) -> bool:
+        return self.output is not None
+
+    def operations(self) -> Operations:
+        if self._operations is None:
+            from alembic.operations import Operations
+            from alembic.runtime.migration import MigrationContext
+
+            if self.connection is not None:
+                context = MigrationContext.configure(connection=self.connection)
+            else:
+                assert self.output is not None
+                context = MigrationContext.configure(
+                    dialect_name=self.dialect,
+                    opts={
+                        "as_sql": True,
+                        "output_buffer": ScriptWriter(self.output),
+                        "literal_binds": True,
+                    },
+                )
+            self._operations = Operations(context)
+        return self._operations
+
+    def _raw(self, sql: str) -> None:
+        assert self.output is not None
+        self.output.write(sql + "\n")
+
+    def upgrade(self, start: str | None, end: str | None, *, create_version: bool) -> None:
+        """Apply the revisions after ``start`` up to ``end``."""
+        from ..migrations.ops import RunContext
+
+        steps = self.chain.between(start, end)
+        if not steps:
+            return
+        state = state_at(self.chain, self.dialect, start)
+        operations = self.operations()
+        transactional = TRANSACTIONAL_DDL[self.dialect]
+        previous = start
+        if self.offline and self.dialect == "sqlite":
+            self._raw("PRAGMA foreign_keys=OFF;")
+        for index, step in enumerate(steps):
+            began = time.perf_counter()
+            self.progress("start", step, 0.0)
+            with self._transaction(transactional):
+                if create_version and index == 0:
+                    create_version_table(operations)
+                context = RunContext(self.dialect, operations, state, self.offline)
+                for operation in self.chain.operations(step.id):
+                    if not operation.applies_to(self.dialect):
+                        continue
+                    context.state = state
+                    operation.run(context)
+                    operation.apply_state(state)
+                write_version(operations, previous, step.id)
+            previous = step.id
+            self.progress("done", step, time.perf_counter() - began)
+
+    def stamp(self, old: str | None, new: str | None, *, create_version: bool) -> None:
+        operations = self.operations()
+        with self._transaction(TRANSACTIONAL_DDL[self.dialect]):
+            if create_version:
+                create_version_table(operations)
+            write_version(operations, old, new)
+
+    def _transaction(self, transactional: bool) -> _Transaction:
+        return _Transaction(self, transactional)
+
+
+class _Transaction:
+    """BEGIN/COMMIT around one revision: real online, printed offline."""
+
+    def __init__(self, executor: Executor, transactional: bool) -> None:
+        self.executor = executor
+        self.transactional = transactional
+        self._online: Iterator[object] | None = None
+
+    def __enter__(self) -> None:
+        executor = self.executor
+        if executor.connection is not None:
+            self._trans = executor.connection.begin()
+        elif self.transactional:
+            executor._raw("BEGIN;")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        executor = self.executor
+        if executor.connection is not None:
+            if exc_type is None:
+                self._trans.commit()
+            else:
+                self._trans.rollback()
+        elif self.transactional and exc_type is None:
+            executor._raw("COMMIT;")

@@ -1,0 +1,65 @@
+"""The version record (``alembic_version``): the only code that reads or writes it.
+
+A row in the table always means "the schema is at this revision".  The table
+is Alembic's own (``version_num VARCHAR(32)``, primary key
+``alembic_version_pkc``), so upstream Mistral and plain Alembic read it too.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, inspect, select
+
+from ..errors import MistralDbManageError
+
+if TYPE_CHECKING:
+    from alembic.operations import Operations
+    from sqlalchemy.engine import Connection
+
+VERSION_TABLE_NAME = "alembic_version"
+
+_metadata = MetaData()
+version_table = Table(
+    VERSION_TABLE_NAME,
+    _metadata,
+    Column("version_num", String(32), nullable=False),
+    PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
+)
+
+
+def has_version_table(connection: Connection) -> bool:
+    return inspect(connection).has_table(VERSION_TABLE_NAME)
+
+
+def read_version(connection: Connection) -> str | None:
+    """The recorded revision, or None when there is no table or no row."""
+    if not has_version_table(connection):
+        return None
+    rows = connection.execute(select(version_table.c.version_num)).scalars().all()
+    if len(rows) > 1:
+        raise MistralDbManageError(
+            f"{VERSION_TABLE_NAME} holds {len(rows)} rows ({', '.join(sorted(rows))}); "
+            "a Mistral database has one: fix it with `mistral-db-manage stamp <revision>`"
+        )
+    return rows[0] if rows else None
+
+
+def create_version_table(operations: Operations) -> None:
+    from sqlalchemy.schema import CreateTable
+
+    operations.execute(CreateTable(version_table))
+
+
+def write_version(operations: Operations, old: str | None, new: str | None) -> None:
+    """Move the record from ``old`` to ``new`` (None = no row)."""
+    if old is None and new is not None:
+        operations.execute(version_table.insert().values(version_num=new))
+    elif old is not None and new is None:
+        operations.execute(version_table.delete().where(version_table.c.version_num == old))
+    elif old is not None and new is not None:
+        operations.execute(
+            version_table.update()
+            .values(version_num=new)
+            .where(version_table.c.version_num == old)
+        )
