@@ -1,0 +1,1 @@
+"""The runner: turns configuration into database connections and executes commands against them."""

@@ -1,0 +1,418 @@
+"""From a configured database URL to an open connection, with one-line errors.
+
+This module owns the step between ``[database] connection`` and a live
+SQLAlchemy :class:`~sqlalchemy.engine.Connection`:
+
+* :func:`make_url_checked` parses the URL and rejects schemes this tool does
+  not support;
+* :func:`dialect_name` names the database family without importing a driver
+  (offline ``--sql`` mode works without drivers installed);
+* :func:`create_engine_checked` builds the engine and reports a missing driver
+  with the ``pip install`` command that provides it;
+* :func:`connect_checked` opens a connection and turns the usual failures
+  (server unreachable, unknown host, timeout, wrong credentials, unknown
+  database, unusable SQLite file) into one line naming host, port, user and
+  database, never the password.
+
+URLs are used as the operator wrote them: nothing (charset, driver options) is
+added to or removed from the URL.  The only additions are engine arguments:
+``NullPool`` and a connect timeout for network drivers.  One spelling is pinned
+to the driver it has always meant: a bare ``postgresql://`` uses psycopg2 (as
+with oslo.db), although SQLAlchemy 2.1 would pick psycopg 3 for it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.pool import NullPool
+
+from mistral_db_manage.errors import ConfigError, DatabaseConnectionError, DriverMissingError
+
+__all__ = [
+    "CONNECT_TIMEOUT_SECONDS",
+    "SUPPORTED_SCHEMES",
+    "connect_checked",
+    "create_engine_checked",
+    "describe_connect_error",
+    "dialect_name",
+    "make_url_checked",
+]
+
+CONNECT_TIMEOUT_SECONDS = 10
+
+# The schemes named in error messages.
+SUPPORTED_SCHEMES = (
+    "sqlite",
+    "postgresql",
+    "postgresql+psycopg2",
+    "mysql",
+    "mysql+pymysql",
+    "mariadb+pymysql",
+)
+
+
+@dataclass(frozen=True)
+class _Driver:
+    family: str  # "sqlite", "postgresql" or "mysql"
+    module: str  # the DBAPI module SQLAlchemy imports
+    label: str  # how messages name the server
+    default_port: int | None
+
+
+_SQLITE = _Driver("sqlite", "sqlite3", "SQLite", None)
+_PSYCOPG2 = _Driver("postgresql", "psycopg2", "PostgreSQL", 5432)
+_PYMYSQL = _Driver("mysql", "pymysql", "MySQL/MariaDB", 3306)
+_MYSQLDB = _Driver("mysql", "MySQLdb", "MySQL/MariaDB", 3306)
+
+# Accepted drivernames: the supported schemes plus their explicit spellings
+# (a bare "mysql" or "mariadb" already means the MySQLdb driver).
+_DRIVERS: dict[str, _Driver] = {
+    "sqlite": _SQLITE,
+    "sqlite+pysqlite": _SQLITE,
+    "postgresql": _PSYCOPG2,
+    "postgresql+psycopg2": _PSYCOPG2,
+    "mysql": _MYSQLDB,
+    "mysql+mysqldb": _MYSQLDB,
+    "mysql+pymysql": _PYMYSQL,
+    "mariadb": _MYSQLDB,
+    "mariadb+mysqldb": _MYSQLDB,
+    "mariadb+pymysql": _PYMYSQL,
+}
+
+# Engine arguments / URL query keys that set the connect timeout, per driver.
+_TIMEOUT_DRIVERS = frozenset({"psycopg2", "pymysql", "MySQLdb"})
+
+_EXAMPLE = "postgresql+psycopg2://mistral:PASSWORD@HOST/mistral"
+_FIX_URL = "fix [database] connection"
+_USERINFO = re.compile(r"(://[^:/@]*:)[^@]*@")
+
+
+# --------------------------------------------------------------------------- URLs
+
+
+def _redact(raw: str) -> str:
+    """Hide the password of a URL that SQLAlchemy could not parse."""
+    return _USERINFO.sub(r"\1***@", raw)
+
+
+def _scheme_of(raw: str) -> str:
+    return raw.split("://", 1)[0] if "://" in raw else raw
+
+
+def make_url_checked(connection: str) -> URL:
+    """Parse ``connection`` into a URL of a supported scheme.
+
+    Raises :class:`ConfigError` (never showing the password) when the value is
+    empty, is not a URL, or names a scheme outside :data:`SUPPORTED_SCHEMES`.
+    """
+    raw = connection.strip()
+    if not raw:
+        raise ConfigError(
+            f"[database] connection is empty; set it to a database URL such as {_EXAMPLE}"
+        )
+    try:
+        url = sqlalchemy.engine.make_url(raw)
+    except (sa_exc.ArgumentError, ValueError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if isinstance(exc, ValueError) and "int()" in detail:
+            detail = "the port is not a number"
+        raise ConfigError(
+            f"[database] connection {_redact(raw)!r} is not a valid database URL ({detail}); "
+            f"expected scheme://user:password@host:port/database, e.g. {_EXAMPLE}"
+        ) from None
+    _driver_for(url)
+    return url
+
+
+def _driver_for(url: URL) -> _Driver:
+    scheme = url.drivername.lower()
+    driver = _DRIVERS.get(scheme)
+    if driver is not None:
+        return driver
+    hint = ""
+    if scheme.split("+", 1)[0] == "postgres":
+        hint = " ('postgres' is not a SQLAlchemy scheme: write 'postgresql')"
+    raise ConfigError(
+        f"unsupported database URL scheme {url.drivername!r} in [database] connection "
+        f"{url.render_as_string(hide_password=True)}{hint}; supported schemes: "
+        f"{', '.join(SUPPORTED_SCHEMES)}"
+    )
+
+
+def dialect_name(connection: str) -> str:
+    """Return ``"sqlite"``, ``"postgresql"`` or ``"mysql"`` for a URL.
+
+    MariaDB URLs count as ``"mysql"``.  No driver is imported and nothing is
+    connected, so this works for offline SQL generation without drivers.
+    """
+    return _driver_for(make_url_checked(connection)).family
+
+
+# --------------------------------------------------------------------------- engines
+
+
+def _install_hint(driver: _Driver, url: URL) -> str:
+    if driver is _PSYCOPG2:
+        return (
+            f"the PostgreSQL driver psycopg2, needed by the URL scheme {url.drivername}://, "
+            "is not installed; install it with: pip install 'mistral-db-manage[postgresql]'"
+        )
+    if driver is _PYMYSQL:
+        return (
+            f"the MySQL/MariaDB driver PyMySQL, needed by the URL scheme {url.drivername}://, "
+            "is not installed; install it with: pip install 'mistral-db-manage[mysql]'"
+        )
+    if driver is _MYSQLDB:
+        return (
+            f"the URL scheme {url.drivername}:// selects the MySQLdb driver (package "
+            "mysqlclient), which is not installed; write mysql+pymysql:// in [database] "
+            "connection (as upstream Mistral configurations do) and install PyMySQL with: "
+            "pip install 'mistral-db-manage[mysql]'"
+        )
+    return (
+        f"the Python module {driver.module}, needed by the URL scheme {url.drivername}://, "
+        "is not available; use a Python built with SQLite support"
+    )
+
+
+def _sqlite_path(url: URL) -> Path | None:
+    """The database file of a SQLite URL, or None for in-memory / URI databases."""
+    database = url.database
+    if not database or database == ":memory:":
+        return None
+    uri = url.query.get("uri")
+    if isinstance(uri, str) and uri.lower() in ("true", "1", "yes"):
+        return None
+    return Path(database)
+
+
+def _check_sqlite_directory(url: URL) -> None:
+    path = _sqlite_path(url)
+    if path is None:
+        return
+    absolute = Path(os.path.abspath(path))
+    parent = absolute.parent
+    if parent.is_dir():
+        return
+    relative = ""
+    if not path.is_absolute():
+        relative = f" (the relative path {path} is taken from the current directory {Path.cwd()})"
+    raise DatabaseConnectionError(
+        f"the directory {parent} of the SQLite database {absolute} does not exist{relative}; "
+        f"create it (mkdir -p {parent}) or {_FIX_URL}"
+    )
+
+
+def create_engine_checked(connection: str, **kwargs: Any) -> Engine:
+    """Create an engine for ``connection`` without connecting.
+
+    ``kwargs`` go to :func:`sqlalchemy.create_engine`; by default the engine
+    uses :class:`~sqlalchemy.pool.NullPool`, and network drivers get
+    ``connect_timeout`` = :data:`CONNECT_TIMEOUT_SECONDS` unless the URL query
+    or ``connect_args`` sets one.
+
+    Raises :class:`ConfigError` for a bad URL, :class:`DriverMissingError`
+    when the driver module cannot be imported (naming the pip extra), and
+    :class:`DatabaseConnectionError` when the directory of a SQLite file does
+    not exist.
+    """
+    configured = url = make_url_checked(connection)
+    driver = _driver_for(url)
+    if driver is _SQLITE:
+        _check_sqlite_directory(url)
+    if url.drivername.lower() == "postgresql":
+        # A bare postgresql:// meant psycopg2 for oslo.db and SQLAlchemy < 2.1;
+        # SQLAlchemy 2.1 switched the default to psycopg 3.  Keep the meaning
+        # upstream Mistral configurations were written for.
+        url = url.set(drivername="postgresql+psycopg2")
+
+    options: dict[str, Any] = dict(kwargs)
+    options.setdefault("poolclass", NullPool)
+    if driver.module in _TIMEOUT_DRIVERS and "connect_timeout" not in url.query:
+        connect_args = dict(options.get("connect_args") or {})
+        connect_args.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
+        options["connect_args"] = connect_args
+
+    try:
+        return sqlalchemy.create_engine(url, **options)
+    except ImportError as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DriverMissingError(
+            f"{_install_hint(driver, configured)} (import error: {reason})"
+        ) from None
+
+
+# --------------------------------------------------------------------------- connecting
+
+
+def connect_checked(engine: Engine) -> Connection:
+    """Open a connection on ``engine``, reporting failures in one line.
+
+    The returned connection is a context manager (``with connect_checked(e) as
+    conn:``).  Raises :class:`DatabaseConnectionError` for an unreachable
+    server, unknown host, timeout, rejected credentials, unknown database or
+    unusable SQLite file, and :class:`ConfigError` when the driver rejects an
+    argument taken from the URL's query string.
+    """
+    try:
+        return engine.connect()
+    except sa_exc.DBAPIError as exc:
+        raise describe_connect_error(engine.url, exc.orig) from None
+    except TypeError as exc:
+        # Unknown query-string parameters reach the driver's connect() call.
+        raise ConfigError(
+            f"the database driver rejected an option of [database] connection "
+            f"{engine.url.render_as_string(hide_password=True)}: {_first_line(exc)}; "
+            "remove or correct the ?parameter in the URL"
+        ) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+def _scrub(text: str, url: URL) -> str:
+    password = url.password
+    if password and len(password) >= 3:
+        text = text.replace(str(password), "***")
+    return text
+
+
+def _endpoint(url: URL, driver: _Driver) -> str:
+    if url.host:
+        return f"{url.host}:{url.port or driver.default_port}"
+    if driver is _PSYCOPG2:
+        return "the default local socket"
+    return f"localhost:{url.port or driver.default_port}"
+
+
+def _driver_message(error: BaseException | None) -> str:
+    """The server's or driver's own words, without libpq's location prefix."""
+    if error is None:
+        return ""
+    args: tuple[Any, ...] = getattr(error, "args", ())
+    if len(args) >= 2 and isinstance(args[0], int) and isinstance(args[1], str):
+        text = args[1]  # PyMySQL / MySQLdb: (errno, message)
+    else:
+        text = str(error)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__
+    first = lines[0]
+    first = re.sub(r"^connection to server (at|on) .*? failed: ", "", first)
+    first = re.sub(r"^FATAL:\s+", "", first)
+    return first
+
+
+def _mysql_errno(error: BaseException | None) -> int | None:
+    args: tuple[Any, ...] = getattr(error, "args", ())
+    if args and isinstance(args[0], int):
+        return args[0]
+    return None
+
+
+_UNKNOWN_HOST = (
+    "could not translate host name",
+    "name or service not known",
+    "nodename nor servname",
+    "temporary failure in name resolution",
+    "no address associated with hostname",
+    "unknown mysql server host",
+    "errno -2]",
+    "errno -3]",
+    "errno -5]",
+    "getaddrinfo failed",
+)
+_TIMEOUT = ("timeout expired", "timed out")
+_UNREACHABLE = (
+    "connection refused",
+    "no route to host",
+    "network is unreachable",
+    "host is unreachable",
+    "could not connect to server",
+    "can't connect to",
+    "no such file or directory",
+    "lost connection",
+    "connection reset",
+)
+_BAD_CREDENTIALS = (
+    "password authentication failed",
+    "authentication failed",
+    "no password supplied",
+    "fe_sendauth",
+    "no pg_hba.conf entry",
+    "pg_hba.conf rejects",
+    "access denied",
+)
+
+
+def describe_connect_error(url: URL, error: BaseException | None) -> DatabaseConnectionError:
+    """Map a driver's connect-time exception to a one-line error for ``url``."""
+    driver = _driver_for(url)
+    said = _scrub(_driver_message(error), url)
+    lowered = said.lower()
+    label = driver.label
+
+    if driver is _SQLITE:
+        path = _sqlite_path(url)
+        where = str(Path(os.path.abspath(path))) if path is not None else "in memory"
+        return DatabaseConnectionError(
+            f"cannot open the SQLite database {where} ({said}); check that the path is a "
+            f"file (not a directory) and that its directory is writable, or {_FIX_URL}"
+        )
+
+    endpoint = _endpoint(url, driver)
+    user = url.username or "(default user)"
+    database = url.database or "(default database)"
+    errno = _mysql_errno(error) if driver.family == "mysql" else None
+
+    if errno == 1049 or re.search(r'database ".*" does not exist', said):
+        return DatabaseConnectionError(
+            f"database {database!r} does not exist on the {label} server at {endpoint} "
+            f"({said}); create it (CREATE DATABASE {database}) or fix the database name "
+            "in [database] connection"
+        )
+    if re.search(r'role ".*" does not exist', said) or errno in (1045, 1698):
+        return DatabaseConnectionError(
+            f"the {label} server at {endpoint} rejected user {user!r} ({said}); check the "
+            "user name and password in [database] connection"
+        )
+    if errno == 1044 or "permission denied for database" in lowered:
+        return DatabaseConnectionError(
+            f"user {user!r} may not use database {database!r} on the {label} server at "
+            f"{endpoint} ({said}); grant the user access to the database or fix "
+            "[database] connection"
+        )
+    if any(marker in lowered for marker in _BAD_CREDENTIALS):
+        return DatabaseConnectionError(
+            f"the {label} server at {endpoint} rejected user {user!r} ({said}); check the "
+            "user name and password in [database] connection"
+        )
+    if any(marker in lowered for marker in _UNKNOWN_HOST) or errno == 2005:
+        return DatabaseConnectionError(
+            f"cannot resolve the host name {url.host or 'localhost'!r} of the {label} "
+            f"server ({said}); check the host in [database] connection and DNS"
+        )
+    if any(marker in lowered for marker in _TIMEOUT):
+        return DatabaseConnectionError(
+            f"timed out connecting to the {label} server at {endpoint} ({said}); check the "
+            "host and port in [database] connection and any firewall in between"
+        )
+    if any(marker in lowered for marker in _UNREACHABLE) or errno in (2002, 2003, 2013):
+        return DatabaseConnectionError(
+            f"cannot reach the {label} server at {endpoint} ({said}); check that the server "
+            "is running and that the host and port in [database] connection are right"
+        )
+    return DatabaseConnectionError(
+        f"cannot connect to the {label} server at {endpoint} as user {user!r}, database "
+        f"{database!r}: {said}"
+    )
