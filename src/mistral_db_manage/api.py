@@ -266,3 +266,91 @@ def _default_versions() -> Path:
     from .runner.chain import VERSIONS_DIR
 
     return VERSIONS_DIR
+
+
+@dataclass(frozen=True)
+class RevisionCreated:
+    path: Path
+    revision: str
+    operations: int
+    unsupported: tuple[str, ...]
+
+
+def revision(
+    message: str,
+    *,
+    autogenerate: bool = False,
+    rev_id: str | None = None,
+    settings: Settings | None = None,
+    versions_dir: Path | None = None,
+) -> RevisionCreated:
+    """Append a new revision file to the chain (blank, or the models' differences)."""
+    from .errors import ConfigError, NotAtHeadError
+    from .migrations.ops import Operation
+    from .runner.autogen import (
+        compare_models_with_database,
+        operations_from_diffs,
+        write_revision,
+    )
+    from .runner.chain import read_revision_file
+
+    directory = versions_dir or _default_versions()
+    chain = load_chain(directory)
+    operations: list[Operation] = []
+    unsupported: list[str] = []
+    if autogenerate:
+        if settings is None or not settings.has_connection:
+            raise ConfigError(
+                "revision --autogenerate compares the models with a database at head: "
+                "configure [database] connection"
+            )
+        with _connect(settings) as (connection, dialect):
+            recorded = _recorded_revision(connection, chain)
+            if recorded != chain.head:
+                raise NotAtHeadError(
+                    f"the database is at {recorded or 'no revision'}, not at head "
+                    f"({chain.head}): run `mistral-db-manage upgrade head` first"
+                )
+            diffs = compare_models_with_database(connection, chain, dialect)
+            connection.rollback()
+        operations, unsupported = operations_from_diffs(diffs)
+    path = write_revision(
+        chain, directory, message, operations, rev_id=rev_id, notes=unsupported
+    )
+    created = read_revision_file(path)
+    return RevisionCreated(path, created.id, len(operations), tuple(unsupported))
+
+
+def check_migration(*, versions_dir: Path | None = None) -> list[str]:
+    """Every problem of the chain, and every difference between its head and the models."""
+    from .runner.autogen import duplicate_uniques
+    from .runner.chain import find_problems, scan_directory
+    from .runner.execute import state_at
+    from .runner.verify import compare_shapes, shapes_from_state
+    from .schema.head import state_from_metadata
+    from .schema.models import metadata
+    from .schema.state import DIALECTS
+
+    revisions = scan_directory(versions_dir or _default_versions())
+    problems = find_problems(revisions)
+    if problems:
+        return problems
+    chain = Chain(revisions)
+    for dialect in DIALECTS:
+        try:
+            chain_state = state_at(chain, dialect, chain.head)
+        except (KeyError, ValueError) as error:
+            problems.append(f"{dialect}: the chain cannot be replayed: {error}")
+            continue
+        duplicates = duplicate_uniques(chain_state)
+        for table in chain_state.tables.values():
+            table.uniques = [u for u in table.uniques if u.name not in duplicates]
+        differences = compare_shapes(
+            shapes_from_state(state_from_metadata(metadata, dialect)),
+            shapes_from_state(chain_state),
+        )
+        problems.extend(
+            f"{dialect}: the models and the chain's head ({chain.head}) differ: {difference}"
+            for difference in differences
+        )
+    return problems

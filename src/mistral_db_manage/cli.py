@@ -12,13 +12,14 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import MistralDbManageError
 
 if TYPE_CHECKING:
-    from .runner.chain import Revision
     from .config import Settings
+    from .runner.chain import Revision
 
 PROG = "mistral-db-manage"
 log = logging.getLogger("mistral_db_manage")
@@ -38,6 +39,10 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     parser.add_argument(
         "--debug", action="store_true", default=default_flag,
         help="show tracebacks and debug logging",
+    )
+    parser.add_argument(
+        "--versions-dir", default=argparse.SUPPRESS if suppress else None, metavar="DIR",
+        help="use the revision files in DIR instead of the installed chain (for developers)",
     )
 
 
@@ -114,13 +119,15 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
 
     if args.sql:
         settings = _settings(args)
-        api.upgrade_sql(settings.connection, args.revision, delta=args.delta, output=sys.stdout)
+        api.upgrade_sql(settings.connection, args.revision, delta=args.delta, output=sys.stdout,
+                        versions_dir=_versions_dir(args))
         return 0
     if ":" in args.revision:
         raise MistralDbManageError(
             f"a range ({args.revision}) is only valid with --sql; online, give the target only"
         )
-    result = api.upgrade(_settings(args), args.revision, delta=args.delta, progress=_progress)
+    result = api.upgrade(_settings(args), args.revision, delta=args.delta, progress=_progress,
+                         versions_dir=_versions_dir(args))
     if not result.applied:
         print(f"Nothing to do: the database is already at {result.end or 'base'}.")
     else:
@@ -132,7 +139,7 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
 def cmd_current(args: argparse.Namespace) -> int:
     from . import api
 
-    state = api.current(_settings(args))
+    state = api.current(_settings(args), versions_dir=_versions_dir(args))
     if state.revision is None:
         print("The database has no version yet (empty or not created by this tool): "
               "run `mistral-db-manage upgrade head`.")
@@ -145,7 +152,8 @@ def cmd_history(args: argparse.Namespace) -> int:
     from . import api
 
     settings = _settings(args, require_connection=False)
-    entries = api.history(settings if settings.has_connection else None)
+    entries = api.history(settings if settings.has_connection else None,
+                          versions_dir=_versions_dir(args))
     for entry in entries:
         revision = entry.revision
         marks = []
@@ -166,9 +174,10 @@ def cmd_stamp(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     if args.sql:
-        api.stamp_sql(settings.connection, args.revision, output=sys.stdout)
+        api.stamp_sql(settings.connection, args.revision, output=sys.stdout,
+                      versions_dir=_versions_dir(args))
         return 0
-    state = api.stamp(settings, args.revision)
+    state = api.stamp(settings, args.revision, versions_dir=_versions_dir(args))
     print(f"Stamped the database at {state.revision}.")
     return 0
 
@@ -176,7 +185,7 @@ def cmd_stamp(args: argparse.Namespace) -> int:
 def cmd_heads(args: argparse.Namespace) -> int:
     from . import api
 
-    for head in api.heads():
+    for head in api.heads(_versions_dir(args)):
         print(f"{head} (head)")
     return 0
 
@@ -184,7 +193,7 @@ def cmd_heads(args: argparse.Namespace) -> int:
 def cmd_branches(args: argparse.Namespace) -> int:
     from . import api
 
-    found = api.branches()
+    found = api.branches(_versions_dir(args))
     if not found:
         print("No branches: the chain is a single line.")
     for parent, children in found:
@@ -192,7 +201,43 @@ def cmd_branches(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_revision(args: argparse.Namespace) -> int:
+    from . import api
+
+    settings = _settings(args, require_connection=args.autogenerate)
+    created = api.revision(
+        args.message,
+        autogenerate=args.autogenerate,
+        rev_id=args.rev_id,
+        settings=settings,
+        versions_dir=_versions_dir(args),
+    )
+    print(f"Generated {created.path} (revision {created.revision}, "
+          f"{created.operations} operation(s)).")
+    for diff in created.unsupported:
+        log.warning("not generated, write it by hand: %s", diff)
+    return 0
+
+
+def cmd_check_migration(args: argparse.Namespace) -> int:
+    from . import api
+
+    problems = api.check_migration(versions_dir=_versions_dir(args))
+    if problems:
+        for problem in problems:
+            print(f"{PROG}: error: {problem}", file=sys.stderr)
+        return 1
+    print("The chain is a single line and its head matches the models.")
+    return 0
+
+
+def _versions_dir(args: argparse.Namespace) -> Path | None:
+    return Path(args.versions_dir) if args.versions_dir else None
+
+
 COMMANDS = {
+    "revision": cmd_revision,
+    "check_migration": cmd_check_migration,
     "upgrade": cmd_upgrade,
     "current": cmd_current,
     "history": cmd_history,

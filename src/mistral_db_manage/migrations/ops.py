@@ -563,3 +563,40 @@ class Sql(Operation):
     def run(self, ctx: RunContext) -> None:
         for statement in self.sql_for(ctx):
             ctx.execute(statement)
+
+
+@dataclass
+class DropForeignKey(Operation):
+    """Drop the foreign key of ``table`` on exactly ``columns``."""
+
+    table: str
+    columns: tuple[str, ...]
+
+    def tables(self) -> tuple[str, ...]:
+        return (self.table,)
+
+    def describe(self) -> str:
+        return f"drop foreign key {self.table}({', '.join(self.columns)})"
+
+    def _find(self, state: SchemaState) -> ForeignKeyState:
+        for fk in state.table(self.table).foreign_keys:
+            if fk.columns == self.columns:
+                return fk
+        raise KeyError(f"no foreign key on {self.table}{self.columns}")
+
+    def apply_state(self, state: SchemaState) -> None:
+        table = state.table(self.table)
+        target = self._find(state)
+        table.foreign_keys = [f for f in table.foreign_keys if f is not target]
+        # InnoDB keeps the index it made for the key, now as an ordinary index.
+        for index in table.indexes:
+            if index.implicit and index.columns == target.columns:
+                index.implicit = False
+
+    def run(self, ctx: RunContext) -> None:
+        if ctx.dialect == "sqlite":
+            rebuild_sqlite_table(ctx, self.after(ctx.state), self.table)
+            return
+        name = self._find(ctx.state).name
+        assert name is not None
+        ctx.operations.drop_constraint(name, self.table, type_="foreignkey")

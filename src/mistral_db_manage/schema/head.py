@@ -1,0 +1,84 @@
+"""The head models expressed as operations.
+
+``head_operations(metadata)`` turns SQLAlchemy tables into the same
+operations a revision is written in (create each table, then the foreign
+keys that close a cycle), so the models can be given a
+:class:`~.state.SchemaState` (``state_from_metadata``) and compared with the
+state the chain reaches at head, with the same naming rules on both sides.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import ForeignKeyConstraint, Index, MetaData, UniqueConstraint
+
+if TYPE_CHECKING:
+    from ..migrations.ops import Operation
+    from .state import SchemaState
+
+
+def head_operations(metadata: MetaData) -> list[Operation]:
+    from ..migrations.ops import FK, AddForeignKey, Col, CreateTable, Ix
+
+    operations: list[Operation] = []
+    deferred: list[Operation] = []
+    for table in metadata.sorted_tables:
+        columns = [
+            Col(
+                c.name,
+                c.type,
+                nullable=bool(c.nullable),
+                autoincrement=c.autoincrement is True,
+                server_default=None,
+            )
+            for c in table.columns
+        ]
+        uniques = [
+            tuple(c.name for c in constraint.columns)
+            for constraint in table.constraints
+            if isinstance(constraint, UniqueConstraint)
+        ]
+        inline: list[FK] = []
+        for constraint in sorted(
+            (c for c in table.constraints if isinstance(c, ForeignKeyConstraint)),
+            key=lambda c: [col.name for col in c.columns],
+        ):
+            fk = FK(
+                tuple(c.name for c in constraint.columns),
+                constraint.referred_table.name,
+                tuple(e.column.name for e in constraint.elements),
+                constraint.ondelete,
+            )
+            if constraint.use_alter:
+                deferred.append(AddForeignKey(table.name, fk))
+            else:
+                inline.append(fk)
+        indexes = [
+            Ix(str(index.name), tuple(c.name for c in index.columns))
+            for index in sorted(table.indexes, key=_index_name)
+        ]
+        operations.append(
+            CreateTable(
+                table.name,
+                columns,
+                primary_key=tuple(c.name for c in table.primary_key.columns),
+                uniques=uniques,
+                foreign_keys=inline,
+                indexes=indexes,
+            )
+        )
+    return operations + deferred
+
+
+def _index_name(index: Index) -> str:
+    return str(index.name)
+
+
+def state_from_metadata(metadata: MetaData, dialect: str) -> SchemaState:
+    from .state import SchemaState
+
+    state = SchemaState(dialect)
+    for operation in head_operations(metadata):
+        operation.apply_state(state)
+    return state
