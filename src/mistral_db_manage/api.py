@@ -7,6 +7,7 @@ offline script).  The CLI is a thin layer over these functions.
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -24,11 +25,15 @@ from .runner.chain import Chain, Revision
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from sqlalchemy.engine import Connection
+    from sqlalchemy.engine import Connection, Engine
+
+    from .runner.audit import AuditRun
 
     from .config import Settings
 
 ProgressCallback = Callable[[str, Revision, float], None]
+DEFAULT_LOCK_TIMEOUT = 300.0
+log = logging.getLogger(__name__)
 
 #: tables whose presence (without a version record) means "a Mistral database"
 MISTRAL_MARKER_TABLES = ("workflow_definitions_v2", "executions_v2", "workbooks_v2")
@@ -62,8 +67,15 @@ def load_chain(versions_dir: Path | None = None) -> Chain:
     return Chain.load(versions_dir)
 
 
+@dataclass(frozen=True)
+class _Database:
+    engine: Engine
+    connection: Connection
+    dialect: str
+
+
 @contextmanager
-def _connect(settings: Settings) -> Iterator[tuple[Connection, str]]:
+def _open(settings: Settings) -> Iterator[_Database]:
     from .runner.connect import connect_checked
     from .runner.database import normalized_dialect, open_engine
 
@@ -71,11 +83,45 @@ def _connect(settings: Settings) -> Iterator[tuple[Connection, str]]:
     try:
         connection = connect_checked(engine)
         try:
-            yield connection, normalized_dialect(engine.dialect.name)
+            yield _Database(engine, connection, normalized_dialect(engine.dialect.name))
         finally:
             connection.close()
     finally:
         engine.dispose()
+
+
+@contextmanager
+def _connect(settings: Settings) -> Iterator[tuple[Connection, str]]:
+    with _open(settings) as database:
+        yield database.connection, database.dialect
+
+
+@contextmanager
+def _locked(
+    settings: Settings, lock_timeout: float, on_wait: Callable[[str], None] | None
+) -> Iterator[_Database]:
+    """The database, inside the migration lock."""
+    from .runner.lock import migration_lock
+
+    with _open(settings) as database, migration_lock(
+        database.engine, database.dialect, timeout=lock_timeout, on_wait=on_wait
+    ):
+        yield database
+
+
+@contextmanager
+def _audited(database: _Database, command: str) -> Iterator[AuditRun]:
+    from .runner.audit import AuditRun
+
+    run = AuditRun(database.connection, command)
+    try:
+        yield run
+    except BaseException as error:
+        try:
+            run.finish("failed", detail=str(error).splitlines()[0] if str(error) else repr(error))
+        except Exception:  # noqa: BLE001 - never hide the real failure
+            log.debug("could not record the failed run", exc_info=True)
+        raise
 
 
 def _recorded_revision(connection: Connection, chain: Chain) -> str | None:
@@ -133,13 +179,21 @@ def upgrade(
     delta: int | None = None,
     progress: ProgressCallback | None = None,
     versions_dir: Path | None = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    on_wait: Callable[[str], None] | None = None,
+    command: str = "upgrade",
 ) -> UpgradeResult:
-    """Upgrade the database online to ``target`` (``head``, an id, ``+N``) or by ``delta``."""
+    """Upgrade the database online to ``target`` (``head``, an id, ``+N``) or by ``delta``.
+
+    Runs inside the migration lock; the version is read once the lock is held,
+    so a runner that waited for another finds nothing left to do.
+    """
     from .runner.execute import Executor
     from .runner.version import has_version_table
 
     chain = load_chain(versions_dir)
-    with _connect(settings) as (connection, dialect):
+    with _locked(settings, lock_timeout, on_wait) as database:
+        connection = database.connection
         start = _recorded_revision(connection, chain)
         if start is None:
             _refuse_unversioned(connection)
@@ -148,9 +202,11 @@ def upgrade(
         if steps:
             create_version = not has_version_table(connection)
             connection.rollback()
-            Executor(chain, dialect, connection=connection, progress=progress).upgrade(
-                start, end, create_version=create_version
-            )
+            with _audited(database, command) as run:
+                run.start(start, end)
+                Executor(chain, database.dialect, connection=connection,
+                         progress=progress).upgrade(start, end, create_version=create_version)
+                run.finish("succeeded")
         return UpgradeResult(start, end, tuple(step.id for step in steps))
 
 
@@ -203,20 +259,31 @@ def _offline_range(chain: Chain, target: str, delta: int | None) -> tuple[str | 
     return start, end
 
 
-def stamp(settings: Settings, revision: str, *, versions_dir: Path | None = None) -> CurrentState:
+def stamp(
+    settings: Settings,
+    revision: str,
+    *,
+    versions_dir: Path | None = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    on_wait: Callable[[str], None] | None = None,
+) -> CurrentState:
     """Record ``revision`` as the database's revision without running anything."""
     from .runner.execute import Executor
     from .runner.version import has_version_table, read_version
 
     chain = load_chain(versions_dir)
     target = chain.resolve(revision)
-    with _connect(settings) as (connection, dialect):
+    with _locked(settings, lock_timeout, on_wait) as database:
+        connection = database.connection
         old = read_version(connection)
         create_version = not has_version_table(connection)
         connection.rollback()
-        Executor(chain, dialect, connection=connection).stamp(
-            old, target, create_version=create_version
-        )
+        with _audited(database, "stamp") as run:
+            run.start(old, target)
+            Executor(chain, database.dialect, connection=connection).stamp(
+                old, target, create_version=create_version
+            )
+            run.finish("succeeded")
         return CurrentState(target, chain.head)
 
 

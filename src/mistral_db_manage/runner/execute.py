@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING
 
+from ..errors import MigrationFailedError, MistralDbManageError
 from .chain import Chain, Revision
 from .version import create_version_table, write_version
 
@@ -28,9 +29,44 @@ if TYPE_CHECKING:
     from alembic.operations import Operations
     from sqlalchemy.engine import Connection
 
+    from ..migrations.ops import Operation
     from ..schema.state import SchemaState
 
 TRANSACTIONAL_DDL = {"postgresql": True, "sqlite": True, "mysql": False}
+
+#: testing switch: ``REV:K`` stops the run after operation K of revision REV
+FAULT_ENV = "MISTRAL_DB_MANAGE_FAIL_AFTER"
+
+
+def _maybe_inject_fault(revision: str, number: int) -> None:
+    import os
+
+    fault = os.environ.get(FAULT_ENV)
+    if fault and fault == f"{revision}:{number}":
+        raise MigrationFailedError(
+            f"fault injected after operation {number} of revision {revision} ({FAULT_ENV})"
+        )
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(getattr(error, "orig", None) or error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _already_applied(connection: Connection, operation: Operation, state: SchemaState) -> bool:
+    """Whether the live tables the operation touches already look like its result."""
+    from .verify import compare_shapes, shapes_from_database, shapes_from_state
+
+    if operation.rewrites_data or not operation.tables():
+        return False
+    expected = shapes_from_state(operation.after(state))
+    actual = shapes_from_database(connection, state.dialect)
+    connection.commit()
+    touched = set(operation.tables())
+    return not compare_shapes(
+        {k: v for k, v in expected.items() if k in touched},
+        {k: v for k, v in actual.items() if k in touched},
+    )
 
 
 @dataclass(frozen=True)
@@ -44,6 +80,7 @@ ProgressCallback = Callable[[str, Revision, float], None]
 
 def state_at(chain: Chain, dialect: str, revision: str | None) -> SchemaState:
     """The schema the chain describes at ``revision`` (None = empty database)."""
+    from ..migrations.ops import Operation
     from ..schema.state import SchemaState
 
     state = SchemaState(dialect)
@@ -146,33 +183,98 @@ class Executor:
 
     def upgrade(self, start: str | None, end: str | None, *, create_version: bool) -> None:
         """Apply the revisions after ``start`` up to ``end``."""
-        from ..migrations.ops import RunContext
-
         steps = self.chain.between(start, end)
         if not steps:
             return
         state = state_at(self.chain, self.dialect, start)
-        operations = self.operations()
-        transactional = TRANSACTIONAL_DDL[self.dialect]
-        previous = start
         if self.offline and self.dialect == "sqlite":
             self._raw("PRAGMA foreign_keys=OFF;")
+        journaled = not self.offline and not TRANSACTIONAL_DDL[self.dialect]
+        if journaled:
+            assert self.connection is not None
+            from .journal import ensure_journal
+
+            ensure_journal(self.connection)
+        previous = start
         for index, step in enumerate(steps):
             began = time.perf_counter()
             self.progress("start", step, 0.0)
-            with self._transaction(transactional):
-                if create_version and index == 0:
-                    create_version_table(operations)
-                context = RunContext(self.dialect, operations, state, self.offline)
-                for operation in self.chain.operations(step.id):
-                    if not operation.applies_to(self.dialect):
-                        continue
-                    context.state = state
-                    operation.run(context)
-                    operation.apply_state(state)
-                write_version(operations, previous, step.id)
+            if journaled:
+                self._apply_journaled(step, state, previous, create_version and index == 0)
+            else:
+                with self._transaction(TRANSACTIONAL_DDL[self.dialect]):
+                    if create_version and index == 0:
+                        create_version_table(self.operations())
+                    self._apply_operations(step, state, skip=0)
+                    write_version(self.operations(), previous, step.id)
             previous = step.id
             self.progress("done", step, time.perf_counter() - began)
+
+    def _apply_operations(
+        self,
+        step: Revision,
+        state: SchemaState,
+        *,
+        skip: int,
+        after_each: Callable[[int], None] | None = None,
+        before_each: Callable[[int, Operation], bool] | None = None,
+    ) -> None:
+        """Run the step's operations on ``state`` (updated in place)."""
+        from ..migrations.ops import RunContext
+
+        context = RunContext(self.dialect, self.operations(), state, self.offline)
+        applicable = [op for op in self.chain.operations(step.id) if op.applies_to(self.dialect)]
+        for number, operation in enumerate(applicable, start=1):
+            context.state = state
+            if number <= skip:
+                operation.apply_state(state)
+                continue
+            if before_each is None or before_each(number, operation):
+                try:
+                    operation.run(context)
+                except MistralDbManageError:
+                    raise
+                except Exception as error:
+                    raise MigrationFailedError(
+                        f"revision {step.id} failed at operation {number} "
+                        f"({operation.describe()}): {_first_line(error)}"
+                    ) from error
+            operation.apply_state(state)
+            if after_each is not None:
+                after_each(number)
+            _maybe_inject_fault(step.id, number)
+
+    def _apply_journaled(
+        self, step: Revision, state: SchemaState, previous: str | None, create_version: bool
+    ) -> None:
+        """MySQL/MariaDB: record progress after each operation; resume where it stopped."""
+        from . import journal
+
+        connection = self.connection
+        assert connection is not None
+        if create_version:
+            from .version import has_version_table
+
+            if not has_version_table(connection):
+                create_version_table(self.operations())
+        done, started = journal.progress(connection, step.id)
+
+        def before(number: int, operation: Operation) -> bool:
+            if number == started and started > done and _already_applied(
+                connection, operation, state
+            ):
+                return False
+            journal.record_progress(connection, step.id, number - 1, number)
+            return True
+
+        def after(number: int) -> None:
+            connection.commit()
+            journal.record_progress(connection, step.id, number, number)
+
+        self._apply_operations(step, state, skip=done, before_each=before, after_each=after)
+        with connection.begin():
+            write_version(self.operations(), previous, step.id)
+            journal.forget(connection, step.id)
 
     def stamp(self, old: str | None, new: str | None, *, create_version: bool) -> None:
         operations = self.operations()

@@ -1,0 +1,131 @@
+"""The audit trail: one row per run that changes the database.
+
+``mistral_db_manage_runs`` records who (user, host), when, what (command,
+from and to revision), how long and the outcome of every ``upgrade``,
+``stamp`` and ``populate``.  The row is written when the run starts
+(outcome ``running``) and completed when it ends, each in a short
+transaction of its own, so a crashed run stays visible as ``running``.
+``history --applied`` shows the table.  It is this tool's, not Mistral's,
+and schema comparisons leave it out.
+"""
+
+from __future__ import annotations
+
+import getpass
+import socket
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    inspect,
+    select,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+RUNS_TABLE_NAME = "mistral_db_manage_runs"
+
+_metadata = MetaData()
+runs_table = Table(
+    RUNS_TABLE_NAME,
+    _metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("started_at", DateTime, nullable=False),
+    Column("finished_at", DateTime),
+    Column("user_name", String(255), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("command", String(255), nullable=False),
+    Column("from_revision", String(32)),
+    Column("to_revision", String(32)),
+    Column("outcome", String(20), nullable=False),
+    Column("seconds", Float),
+    Column("detail", Text),
+)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    started_at: datetime
+    finished_at: datetime | None
+    user_name: str
+    host: str
+    command: str
+    from_revision: str | None
+    to_revision: str | None
+    outcome: str
+    seconds: float | None
+    detail: str | None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+
+class AuditRun:
+    """Context for one audited run: ``start`` then ``finish``."""
+
+    def __init__(self, connection: Connection, command: str) -> None:
+        self.connection = connection
+        self.command = command
+        self.run_id: int | None = None
+        self._began = time.perf_counter()
+
+    def start(self, from_revision: str | None, to_revision: str | None) -> None:
+        connection = self.connection
+        if not inspect(connection).has_table(RUNS_TABLE_NAME):
+            runs_table.create(connection)
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):
+            user = "unknown"
+        result = connection.execute(
+            runs_table.insert().values(
+                started_at=_now(), user_name=user[:255], host=socket.gethostname()[:255],
+                command=self.command[:255], from_revision=from_revision,
+                to_revision=to_revision, outcome="running",
+            )
+        )
+        key = result.inserted_primary_key
+        self.run_id = int(key[0]) if key else None
+        connection.commit()
+
+    def finish(self, outcome: str, *, to_revision: str | None = None,
+               detail: str | None = None) -> None:
+        if self.run_id is None:
+            return
+        connection = self.connection
+        if connection.in_transaction():
+            connection.rollback()
+        values: dict[str, object] = {
+            "finished_at": _now(),
+            "outcome": outcome,
+            "seconds": round(time.perf_counter() - self._began, 3),
+            "detail": detail,
+        }
+        if to_revision is not None:
+            values["to_revision"] = to_revision
+        connection.execute(
+            runs_table.update().where(runs_table.c.id == self.run_id).values(**values)
+        )
+        connection.commit()
+
+
+def read_runs(connection: Connection, limit: int | None = None) -> list[RunRecord]:
+    if not inspect(connection).has_table(RUNS_TABLE_NAME):
+        return []
+    query = select(runs_table).order_by(runs_table.c.id.desc())
+    if limit:
+        query = query.limit(limit)
+    return [RunRecord(**row._mapping) for row in connection.execute(query)]

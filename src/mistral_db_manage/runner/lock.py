@@ -1,0 +1,224 @@
+"""The migration lock: one writer at a time, released when its holder dies.
+
+* PostgreSQL: a session-level advisory lock on a dedicated connection;
+* MySQL/MariaDB: ``GET_LOCK`` on a dedicated connection (the name includes
+  the database, since MySQL's named locks are server-wide);
+* SQLite: an ``flock`` on ``<database file>.lock`` (in-memory databases need
+  no lock).
+
+A waiting runner polls, says once who holds the lock (and again every
+``report_every`` seconds), and gives up after ``timeout`` seconds with
+:class:`~..errors.LockTimeoutError`.  Whoever gets the lock must re-read the
+version afterwards: the previous holder may have done the work.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import LockTimeoutError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
+
+#: advisory lock key: the bytes of "mistrald" as a (positive) 64-bit integer
+PG_LOCK_KEY = 0x6D69737472616C64
+POLL_SECONDS = 0.2
+DEFAULT_TIMEOUT = 300.0
+
+WaitCallback = Callable[[str], None]
+
+
+def whoami() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"mistral-db-manage {user}@{socket.gethostname()} pid {os.getpid()}"
+
+
+@contextmanager
+def migration_lock(
+    engine: Engine,
+    dialect: str,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    on_wait: WaitCallback | None = None,
+    report_every: float = 30.0,
+) -> Iterator[None]:
+    notify = on_wait or (lambda message: None)
+    if dialect == "sqlite":
+        with _sqlite_lock(engine, timeout, notify, report_every):
+            yield
+        return
+    from .connect import connect_checked
+
+    connection = connect_checked(engine)
+    try:
+        connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        lock: _ServerLock = _PostgresLock(connection) if dialect == "postgresql" else _MysqlLock(
+            connection
+        )
+        lock.announce()
+        _wait_for(lock.try_acquire, lock.holder, timeout, notify, report_every)
+        try:
+            yield
+        finally:
+            lock.release()
+    finally:
+        connection.close()
+
+
+def _wait_for(
+    try_acquire: Callable[[], bool],
+    holder: Callable[[], str],
+    timeout: float,
+    notify: WaitCallback,
+    report_every: float,
+) -> None:
+    started = time.monotonic()
+    last_report: float | None = None
+    while not try_acquire():
+        now = time.monotonic()
+        if now - started >= timeout:
+            raise LockTimeoutError(
+                f"another run ({holder()}) has held the migration lock for over {timeout:g} s; "
+                "wait for it to finish or raise --lock-timeout"
+            )
+        if last_report is None or now - last_report >= report_every:
+            notify(f"waiting for the migration lock held by {holder()}")
+            last_report = now
+        time.sleep(POLL_SECONDS)
+
+
+class _ServerLock:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def scalar(self, sql: str, **params: Any) -> Any:
+        from sqlalchemy import text
+
+        return self.connection.execute(text(sql), params).scalar()
+
+    def announce(self) -> None: ...
+
+    def try_acquire(self) -> bool:
+        raise NotImplementedError
+
+    def holder(self) -> str:
+        raise NotImplementedError
+
+    def release(self) -> None:
+        raise NotImplementedError
+
+
+class _PostgresLock(_ServerLock):
+    def announce(self) -> None:
+        self.scalar("SELECT set_config('application_name', :name, false)", name=whoami()[:63])
+
+    def try_acquire(self) -> bool:
+        return bool(self.scalar("SELECT pg_try_advisory_lock(:key)", key=PG_LOCK_KEY))
+
+    def holder(self) -> str:
+        from sqlalchemy import text
+
+        row = self.connection.execute(
+            text(
+                "SELECT a.application_name, a.usename, a.client_addr, a.pid "
+                "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.locktype = 'advisory' AND l.granted "
+                "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+                "AND ((l.classid::bigint << 32) | l.objid::bigint) = :key"
+            ),
+            {"key": PG_LOCK_KEY},
+        ).first()
+        if row is None:
+            return "another session"
+        app, user, address, pid = row
+        return f"{app or 'a session'} (user {user}, backend pid {pid}, from {address or 'local'})"
+
+    def release(self) -> None:
+        self.scalar("SELECT pg_advisory_unlock(:key)", key=PG_LOCK_KEY)
+
+
+class _MysqlLock(_ServerLock):
+    def __init__(self, connection: Connection) -> None:
+        super().__init__(connection)
+        database = self.scalar("SELECT DATABASE()") or ""
+        self.name = f"mistral_db_manage.{database}"[:64]
+
+    def try_acquire(self) -> bool:
+        return bool(self.scalar("SELECT GET_LOCK(:name, 0)", name=self.name) == 1)
+
+    def holder(self) -> str:
+        from sqlalchemy import text
+
+        connection_id = self.scalar("SELECT IS_USED_LOCK(:name)", name=self.name)
+        if connection_id is None:
+            return "another session"
+        row = self.connection.execute(
+            text("SELECT user, host FROM information_schema.processlist WHERE id = :id"),
+            {"id": connection_id},
+        ).first()
+        where = f"{row[0]}@{row[1]}" if row else "unknown"
+        return f"MySQL connection {connection_id} ({where})"
+
+    def release(self) -> None:
+        self.scalar("SELECT RELEASE_LOCK(:name)", name=self.name)
+
+
+def sqlite_path(engine: Engine) -> Path | None:
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file::memory:"):
+        return None
+    return Path(database).resolve()
+
+
+@contextmanager
+def _sqlite_lock(
+    engine: Engine, timeout: float, notify: WaitCallback, report_every: float
+) -> Iterator[None]:
+    import fcntl
+
+    path = sqlite_path(engine)
+    if path is None:
+        yield
+        return
+    lock_path = path.with_name(path.name + ".lock")
+    handle = open(lock_path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the block
+    try:
+
+        def try_acquire() -> bool:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            handle.seek(0)
+            handle.truncate()
+            handle.write(whoami() + "\n")
+            handle.flush()
+            return True
+
+        def holder() -> str:
+            try:
+                return lock_path.read_text(encoding="utf-8").strip() or "another process"
+            except OSError:
+                return "another process"
+
+        _wait_for(try_acquire, holder, timeout, notify, report_every)
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            handle.flush()
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    finally:
+        handle.close()
