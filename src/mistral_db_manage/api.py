@@ -21,15 +21,15 @@ from .errors import (
     UnversionedDatabaseError,
 )
 from .runner.chain import Chain, Revision
+from .runner.plan import Plan
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from sqlalchemy.engine import Connection, Engine
 
-    from .runner.audit import AuditRun
-
     from .config import Settings
+    from .runner.audit import AuditRun, RunRecord
 
 ProgressCallback = Callable[[str, Revision, float], None]
 DEFAULT_LOCK_TIMEOUT = 300.0
@@ -54,6 +54,70 @@ class HistoryEntry:
     revision: Revision
     is_current: bool
     is_head: bool
+
+
+def _refuse_drift(
+    database: _Database, chain: Chain, start: str | None, steps: list[Revision]
+) -> None:
+    """Refuse to touch tables that differ from what the chain says they are."""
+    from .errors import DriftError
+    from .runner.execute import state_at
+    from .runner.verify import compare_shapes, shapes_from_database, shapes_from_state
+
+    if start is None:
+        return
+    state = state_at(chain, database.dialect, start)
+    touched: set[str] = set()
+    for step in steps:
+        for operation in chain.operations(step.id):
+            if operation.applies_to(database.dialect):
+                touched.update(t for t in operation.tables() if t in state.tables)
+    expected = {k: v for k, v in shapes_from_state(state).items() if k in touched}
+    live = shapes_from_database(database.connection, database.dialect)
+    database.connection.rollback()
+    actual = {k: v for k, v in live.items() if k in touched}
+    differences = compare_shapes(expected, actual)
+    if differences:
+        more = f" (and {len(differences) - 1} more)" if len(differences) > 1 else ""
+        raise DriftError(
+            f"the tables this upgrade changes differ from revision {start}'s schema: "
+            f"{differences[0]}{more}; see `mistral-db-manage verify`, fix the drift, "
+            "or pass --force"
+        )
+
+
+def _refuse_mismatch(database: _Database, chain: Chain, target: str | None) -> None:
+    from .errors import DriftError
+    from .runner.execute import state_at
+    from .runner.verify import verify_state
+
+    differences = verify_state(database.connection, state_at(chain, database.dialect, target))
+    database.connection.rollback()
+    if differences:
+        more = f" (and {len(differences) - 1} more)" if len(differences) > 1 else ""
+        matches = matching_revisions(database.connection, chain, database.dialect)
+        suggestion = f"; its schema is revision {matches[-1]}'s" if matches else ""
+        raise DriftError(
+            f"the schema is not revision {target or 'base'}'s: {differences[0]}{more}"
+            f"{suggestion}; stamp the right revision, or pass --force"
+        )
+
+
+def _backup_sqlite(
+    database: _Database, start: str, notify: Callable[[str], None] | None
+) -> None:
+    from .runner.backup import backup_sqlite
+    from .runner.lock import sqlite_path
+
+    path = sqlite_path(database.engine)
+    if path is None:
+        return
+    copy = backup_sqlite(path, start)
+    if notify is not None:
+        notify(
+            f"backed up {path.name} (at {start}) to {copy}; to restore it, stop Mistral "
+            f"and copy it back over {path}"
+        )
 
 
 @dataclass(frozen=True)
@@ -119,7 +183,7 @@ def _audited(database: _Database, command: str) -> Iterator[AuditRun]:
     except BaseException as error:
         try:
             run.finish("failed", detail=str(error).splitlines()[0] if str(error) else repr(error))
-        except Exception:  # noqa: BLE001 - never hide the real failure
+        except Exception:
             log.debug("could not record the failed run", exc_info=True)
         raise
 
@@ -137,18 +201,32 @@ def _recorded_revision(connection: Connection, chain: Chain) -> str | None:
     return revision
 
 
-def _refuse_unversioned(connection: Connection) -> None:
+def _refuse_unversioned(connection: Connection, chain: Chain | None = None,
+                        dialect: str | None = None) -> None:
+    """Never upgrade blindly a database that has Mistral tables but no version record."""
     from sqlalchemy import inspect
 
     tables = set(inspect(connection).get_table_names())
     connection.rollback()
     found = [name for name in MISTRAL_MARKER_TABLES if name in tables]
-    if found:
-        raise UnversionedDatabaseError(
-            f"the database has Mistral tables ({', '.join(found)}) but no version record: "
-            "find its revision and record it with `mistral-db-manage stamp <revision>` "
-            "before upgrading"
-        )
+    if not found:
+        return
+    hint = "compare it with `mistral-db-manage history` and record its revision with `stamp`"
+    if chain is not None and dialect is not None:
+        matches = matching_revisions(connection, chain, dialect)
+        if matches:
+            hint = (
+                f"its schema is exactly revision {matches[-1]}'s: run "
+                f"`mistral-db-manage stamp {matches[-1]}` and then upgrade"
+            )
+        else:
+            hint = (
+                "its schema matches no revision of the chain (see `verify` after stamping "
+                "the closest one, or `stamp --force`)"
+            )
+    raise UnversionedDatabaseError(
+        f"the database has Mistral tables ({', '.join(found)}) but no version record; {hint}"
+    )
 
 
 def current(settings: Settings, *, versions_dir: Path | None = None) -> CurrentState:
@@ -182,6 +260,8 @@ def upgrade(
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     on_wait: Callable[[str], None] | None = None,
     command: str = "upgrade",
+    force: bool = False,
+    backup: bool = True,
 ) -> UpgradeResult:
     """Upgrade the database online to ``target`` (``head``, an id, ``+N``) or by ``delta``.
 
@@ -196,12 +276,16 @@ def upgrade(
         connection = database.connection
         start = _recorded_revision(connection, chain)
         if start is None:
-            _refuse_unversioned(connection)
+            _refuse_unversioned(connection, chain, database.dialect)
         end = _resolve_target(chain, target, delta, start)
         steps = chain.between(start, end)
         if steps:
+            if not force:
+                _refuse_drift(database, chain, start, steps)
             create_version = not has_version_table(connection)
             connection.rollback()
+            if backup and database.dialect == "sqlite" and start is not None:
+                _backup_sqlite(database, start, on_wait)
             with _audited(database, command) as run:
                 run.start(start, end)
                 Executor(chain, database.dialect, connection=connection,
@@ -266,8 +350,12 @@ def stamp(
     versions_dir: Path | None = None,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     on_wait: Callable[[str], None] | None = None,
+    force: bool = False,
 ) -> CurrentState:
-    """Record ``revision`` as the database's revision without running anything."""
+    """Record ``revision`` as the database's revision without running anything.
+
+    Refuses (unless ``force``) when the live schema is not that revision's.
+    """
     from .runner.execute import Executor
     from .runner.version import has_version_table, read_version
 
@@ -278,6 +366,8 @@ def stamp(
         old = read_version(connection)
         create_version = not has_version_table(connection)
         connection.rollback()
+        if not force:
+            _refuse_mismatch(database, chain, target)
         with _audited(database, "stamp") as run:
             run.start(old, target)
             Executor(chain, database.dialect, connection=connection).stamp(
@@ -421,3 +511,79 @@ def check_migration(*, versions_dir: Path | None = None) -> list[str]:
             for difference in differences
         )
     return problems
+
+
+def plan(
+    settings: Settings,
+    target: str = "head",
+    *,
+    delta: int | None = None,
+    versions_dir: Path | None = None,
+) -> Plan:
+    """What ``upgrade`` would do, changing nothing."""
+    from .runner.plan import build_plan
+
+    chain = load_chain(versions_dir)
+    with _open(settings) as database:
+        connection = database.connection
+        start = _recorded_revision(connection, chain)
+        if start is None:
+            _refuse_unversioned(connection, chain, database.dialect)
+        end = _resolve_target(chain, target, delta, start)
+        return build_plan(chain, database.dialect, start, end, connection)
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    revision: str | None
+    differences: tuple[str, ...]
+
+    @property
+    def clean(self) -> bool:
+        return not self.differences
+
+
+def verify(settings: Settings, *, versions_dir: Path | None = None) -> VerifyResult:
+    """Compare the live schema with the chain's schema at the recorded revision."""
+    from .runner.execute import state_at
+    from .runner.verify import verify_state
+
+    chain = load_chain(versions_dir)
+    with _open(settings) as database:
+        connection = database.connection
+        revision = _recorded_revision(connection, chain)
+        if revision is None:
+            _refuse_unversioned(connection, chain, database.dialect)
+        differences = verify_state(connection, state_at(chain, database.dialect, revision))
+        connection.rollback()
+        return VerifyResult(revision, tuple(differences))
+
+
+def matching_revisions(
+    connection: Connection, chain: Chain, dialect: str
+) -> list[str]:
+    """Revisions whose schema is exactly the live schema (newest last)."""
+    from .runner.verify import compare_shapes, shapes_from_database, shapes_from_state
+    from .schema.state import SchemaState
+
+    live = shapes_from_database(connection, dialect)
+    connection.rollback()
+    state = SchemaState(dialect)
+    found: list[str] = []
+    for step in chain.revisions:
+        for operation in chain.operations(step.id):
+            if operation.applies_to(dialect):
+                operation.apply_state(state)
+        if not compare_shapes(shapes_from_state(state), live):
+            found.append(step.id)
+    return found
+
+
+def applied_runs(settings: Settings, limit: int | None = None) -> list[RunRecord]:
+    """The audit trail: runs that changed this database, newest first."""
+    from .runner.audit import read_runs
+
+    with _connect(settings) as (connection, _dialect):
+        runs = read_runs(connection, limit)
+        connection.rollback()
+        return runs

@@ -9,6 +9,8 @@ errors exit 2.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -20,8 +22,11 @@ from .errors import MistralDbManageError
 if TYPE_CHECKING:
     from .config import Settings
     from .runner.chain import Revision
+    from .runner.plan import Plan
 
 PROG = "mistral-db-manage"
+#: exit status of ``status``/``upgrade --plan`` when upgrades are pending
+EXIT_PENDING = 3
 log = logging.getLogger("mistral_db_manage")
 
 
@@ -39,6 +44,11 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     parser.add_argument(
         "--debug", action="store_true", default=default_flag,
         help="show tracebacks and debug logging",
+    )
+    parser.add_argument(
+        "--lock-timeout", type=float, default=argparse.SUPPRESS if suppress else 300.0,
+        metavar="SECONDS",
+        help="how long a writing command waits for another run's migration lock (default 300)",
     )
     parser.add_argument(
         "--versions-dir", default=argparse.SUPPRESS if suppress else None, metavar="DIR",
@@ -61,17 +71,44 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--delta", type=int, metavar="N", help="upgrade N revisions")
     up.add_argument("--sql", action="store_true",
                     help="print the SQL script instead of running it (no connection)")
+    up.add_argument("--plan", action="store_true",
+                    help="show what would be done (revisions, operations, rows, locks); "
+                         "exit 0 at head, 3 when upgrades are pending")
+    up.add_argument("--force", action="store_true",
+                    help="upgrade even when the tables it changes have drifted")
+    up.add_argument("--no-backup", action="store_true",
+                    help="SQLite: do not copy the database file before upgrading")
+    up.add_argument("--format", choices=("text", "json"), default="text",
+                    help="output format of --plan")
 
     cur = commands.add_parser("current", parents=[common], help="show the database's revision")
     cur.add_argument("--verbose", action="store_true", help="also show the revision's message")
+    cur.add_argument("--format", choices=("text", "json"), default="text")
 
     hist = commands.add_parser("history", parents=[common], help="list the revision chain")
     hist.add_argument("--verbose", action="store_true", help="show file paths too")
+    hist.add_argument("--applied", action="store_true",
+                      help="show the runs that changed this database (who, when, what)")
+    hist.add_argument("--format", choices=("text", "json"), default="text")
+
+    status = commands.add_parser(
+        "status", parents=[common],
+        help="current revision and pending upgrades; exit 0 at head, 3 pending, 4 ahead",
+    )
+    status.add_argument("--format", choices=("text", "json"), default="text")
+
+    ver = commands.add_parser(
+        "verify", parents=[common],
+        help="compare the live schema with the chain's; exit 0 clean, 1 drift",
+    )
+    ver.add_argument("--format", choices=("text", "json"), default="text")
 
     st = commands.add_parser("stamp", parents=[common],
                              help="record a revision without running migrations")
     st.add_argument("revision", help="the revision to record (required)")
     st.add_argument("--sql", action="store_true", help="print the SQL instead of running it")
+    st.add_argument("--force", action="store_true",
+                    help="stamp even when the schema is not that revision's")
 
     rev = commands.add_parser("revision", parents=[common], help="create a new revision file")
     rev.add_argument("-m", "--message", required=True, help="the revision's message")
@@ -108,16 +145,50 @@ def _settings(args: argparse.Namespace, *, require_connection: bool = True) -> S
     return settings
 
 
-def _progress(event: str, revision: Revision, seconds: float) -> None:
-    if event == "start":
-        log.info("Running upgrade %s -> %s, %s", revision.down_revision, revision.id,
-                 revision.message.splitlines()[0] if revision.message else "")
+class Progress:
+    """Revision progress on stderr: a bar on a terminal, log lines otherwise."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.done = 0
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, event: str, revision: Revision, seconds: float) -> None:
+        title = revision.message.splitlines()[0] if revision.message else ""
+        if event == "start":
+            if self.tty:
+                width = 30
+                filled = width * self.done // max(self.total, 1)
+                bar = "#" * filled + "-" * (width - filled)
+                line = f"[{bar}] {self.done}/{self.total} {revision.id} {title[:40]:40}"
+                sys.stderr.write("\r" + line)
+                sys.stderr.flush()
+            else:
+                log.info("Running upgrade %s -> %s, %s", revision.down_revision or "<base>",
+                         revision.id, title)
+        else:
+            self.done += 1
+            if self.tty and self.done == self.total:
+                sys.stderr.write("\r" + " " * 90 + "\r")
+                sys.stderr.flush()
+            elif not self.tty and seconds >= 1.0:
+                log.info("  %s took %.1f s", revision.id, seconds)
+
+
+def _notify(message: str) -> None:
+    log.warning("%s", message)
+
+
+def _print_json(value: object) -> None:
+    print(json.dumps(value, indent=2, default=str))
 
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
     from . import api
 
     if args.sql:
+        if args.plan:
+            raise MistralDbManageError("--plan and --sql do not go together: choose one")
         settings = _settings(args)
         api.upgrade_sql(settings.connection, args.revision, delta=args.delta, output=sys.stdout,
                         versions_dir=_versions_dir(args))
@@ -126,8 +197,16 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
         raise MistralDbManageError(
             f"a range ({args.revision}) is only valid with --sql; online, give the target only"
         )
-    result = api.upgrade(_settings(args), args.revision, delta=args.delta, progress=_progress,
-                         versions_dir=_versions_dir(args))
+    settings = _settings(args)
+    if args.plan:
+        return _show_plan(api.plan(settings, args.revision, delta=args.delta,
+                                   versions_dir=_versions_dir(args)), args.format)
+    chain = api.load_chain(_versions_dir(args))
+    result = api.upgrade(
+        settings, args.revision, delta=args.delta, progress=Progress(len(chain.revisions)),
+        versions_dir=_versions_dir(args), lock_timeout=args.lock_timeout, on_wait=_notify,
+        force=args.force, backup=not args.no_backup,
+    )
     if not result.applied:
         print(f"Nothing to do: the database is already at {result.end or 'base'}.")
     else:
@@ -136,10 +215,55 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _show_plan(plan: Plan, output_format: str) -> int:
+    if output_format == "json":
+        _print_json(dataclasses.asdict(plan) | {"status": plan.status})
+    else:
+        print(f"Current revision: {plan.current or 'none (empty database)'}")
+        print(f"Target revision:  {plan.target or 'base'} (head is {plan.head})")
+        if not plan.pending:
+            print("Nothing to do.")
+        for revision in plan.pending:
+            flag = "  [rewrites data]" if revision.rewrites_data else ""
+            print(f"{revision.revision}: {revision.message.splitlines()[0]}{flag}")
+            for operation in revision.operations:
+                rows = f", {operation.rows} row(s)" if operation.rows is not None else ""
+                lock = f" -- {operation.blocking}" if operation.blocking else ""
+                data = " (data)" if operation.rewrites_data else ""
+                print(f"    - {operation.description}{data}{rows}{lock}")
+    return EXIT_PENDING if plan.pending else 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from . import api
+
+    return _show_plan(api.plan(_settings(args), "head", versions_dir=_versions_dir(args)),
+                      args.format)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from . import api
+
+    result = api.verify(_settings(args), versions_dir=_versions_dir(args))
+    if args.format == "json":
+        _print_json({"revision": result.revision, "clean": result.clean,
+                     "differences": list(result.differences)})
+    elif result.clean:
+        print(f"The schema is exactly revision {result.revision or 'base'}'s.")
+    else:
+        print(f"The schema differs from revision {result.revision or 'base'}'s:")
+        for difference in result.differences:
+            print(f"  - {difference}")
+    return 0 if result.clean else 1
+
+
 def cmd_current(args: argparse.Namespace) -> int:
     from . import api
 
     state = api.current(_settings(args), versions_dir=_versions_dir(args))
+    if args.format == "json":
+        _print_json({"revision": state.revision, "head": state.head, "is_head": state.is_head})
+        return 0
     if state.revision is None:
         print("The database has no version yet (empty or not created by this tool): "
               "run `mistral-db-manage upgrade head`.")
@@ -151,9 +275,30 @@ def cmd_current(args: argparse.Namespace) -> int:
 def cmd_history(args: argparse.Namespace) -> int:
     from . import api
 
+    if args.applied:
+        runs = api.applied_runs(_settings(args))
+        if args.format == "json":
+            _print_json([dataclasses.asdict(run) for run in runs])
+            return 0
+        if not runs:
+            print("No recorded runs.")
+        for run in runs:
+            span = f"{run.from_revision or '<base>'} -> {run.to_revision or '<base>'}"
+            seconds = f"{run.seconds:.1f} s" if run.seconds is not None else "?"
+            detail = f": {run.detail}" if run.detail else ""
+            print(f"{run.started_at:%Y-%m-%d %H:%M:%S} {run.user_name}@{run.host} "
+                  f"{run.command} {span} {run.outcome} ({seconds}){detail}")
+        return 0
     settings = _settings(args, require_connection=False)
     entries = api.history(settings if settings.has_connection else None,
                           versions_dir=_versions_dir(args))
+    if args.format == "json":
+        _print_json([
+            {"revision": e.revision.id, "down_revision": e.revision.down_revision,
+             "message": e.revision.message, "is_head": e.is_head, "is_current": e.is_current}
+            for e in entries
+        ])
+        return 0
     for entry in entries:
         revision = entry.revision
         marks = []
@@ -177,7 +322,8 @@ def cmd_stamp(args: argparse.Namespace) -> int:
         api.stamp_sql(settings.connection, args.revision, output=sys.stdout,
                       versions_dir=_versions_dir(args))
         return 0
-    state = api.stamp(settings, args.revision, versions_dir=_versions_dir(args))
+    state = api.stamp(settings, args.revision, versions_dir=_versions_dir(args),
+                      lock_timeout=args.lock_timeout, on_wait=_notify, force=args.force)
     print(f"Stamped the database at {state.revision}.")
     return 0
 
@@ -236,6 +382,8 @@ def _versions_dir(args: argparse.Namespace) -> Path | None:
 
 
 COMMANDS = {
+    "status": cmd_status,
+    "verify": cmd_verify,
     "revision": cmd_revision,
     "check_migration": cmd_check_migration,
     "upgrade": cmd_upgrade,

@@ -80,7 +80,6 @@ ProgressCallback = Callable[[str, Revision, float], None]
 
 def state_at(chain: Chain, dialect: str, revision: str | None) -> SchemaState:
     """The schema the chain describes at ``revision`` (None = empty database)."""
-    from ..migrations.ops import Operation
     from ..schema.state import SchemaState
 
     state = SchemaState(dialect)
