@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.engine import Connection, Engine
 
+    from .catalog import PopulatePlan
     from .config import Settings
     from .runner.audit import AuditRun, RunRecord
 
@@ -587,3 +588,54 @@ def applied_runs(settings: Settings, limit: int | None = None) -> list[RunRecord
         runs = read_runs(connection, limit)
         connection.rollback()
         return runs
+
+
+@dataclass(frozen=True)
+class PopulateResult:
+    plan: PopulatePlan
+    applied: bool
+
+
+def populate(
+    settings: Settings,
+    *,
+    paths: Sequence[Path] = (),
+    dry_run: bool = False,
+    prune: bool = False,
+    actions_only: bool = False,
+    versions_dir: Path | None = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    on_wait: Callable[[str], None] | None = None,
+) -> PopulateResult:
+    """Register the standard actions (and workflows) in one transaction.
+
+    Definitions are read and validated before the database is touched; the
+    database must be at head.
+    """
+    from .catalog import apply_plan, collect_definitions, plan_populate
+    from .errors import NotAtHeadError
+
+    definitions = collect_definitions(list(paths), include_workflows=not actions_only)
+    chain = load_chain(versions_dir)
+    with _locked(settings, lock_timeout, on_wait) as database:
+        connection = database.connection
+        revision = _recorded_revision(connection, chain)
+        if revision != chain.head:
+            command = "populate_actions" if actions_only else "populate"
+            raise NotAtHeadError(
+                f"{command} needs the database at head ({chain.head}) but it is at "
+                f"{revision or 'no revision (empty)'}: run `mistral-db-manage upgrade head` first"
+            )
+        if dry_run:
+            plan_ = plan_populate(connection, definitions, prune=prune, actions_only=actions_only)
+            connection.rollback()
+            return PopulateResult(plan_, applied=False)
+        with _audited(database, "populate_actions" if actions_only else "populate") as run:
+            run.start(revision, revision)
+            with connection.begin():
+                plan_ = plan_populate(
+                    connection, definitions, prune=prune, actions_only=actions_only
+                )
+                apply_plan(connection, plan_)
+            run.finish("succeeded", detail=plan_.summary())
+        return PopulateResult(plan_, applied=True)

@@ -377,11 +377,34 @@ def cmd_check_migration(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_populate(args: argparse.Namespace) -> int:
+    from . import api
+
+    actions_only = args.command == "populate_actions"
+    result = api.populate(
+        _settings(args),
+        paths=[Path(p) for p in args.path],
+        dry_run=args.dry_run,
+        prune=args.prune,
+        actions_only=actions_only,
+        versions_dir=_versions_dir(args),
+        lock_timeout=args.lock_timeout,
+        on_wait=_notify,
+    )
+    for line in result.plan.lines(verbose=args.dry_run):
+        print(line)
+    prefix = "Would do (dry run): " if args.dry_run else ""
+    print(prefix + result.plan.summary())
+    return 0
+
+
 def _versions_dir(args: argparse.Namespace) -> Path | None:
     return Path(args.versions_dir) if args.versions_dir else None
 
 
 COMMANDS = {
+    "populate": cmd_populate,
+    "populate_actions": cmd_populate,
     "status": cmd_status,
     "verify": cmd_verify,
     "revision": cmd_revision,
@@ -395,10 +418,6 @@ COMMANDS = {
 }
 
 
-def _unimplemented(args: argparse.Namespace) -> int:
-    raise MistralDbManageError(f"`{args.command}` is not available in this build yet")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -409,7 +428,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if not args.debug:
         logging.getLogger("alembic").setLevel(logging.WARNING)
-    handler = COMMANDS.get(args.command, _unimplemented)
+    handler = COMMANDS[args.command]
     try:
         return handler(args)
     except MistralDbManageError as error:
