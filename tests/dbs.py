@@ -301,16 +301,26 @@ def _normalized_dump(function: str, args: Sequence[str], extra_env: Mapping[str,
     )
 
 
+#: mistral-db-manage's own bookkeeping tables: not part of Mistral's schema, so
+#: comparisons with upstream's dumps leave them out (pg_dump --exclude-table,
+#: mariadb-dump --ignore-table).
+OWN_TABLES = ("mistral_db_manage_runs", "mistral_db_manage_journal")
+
+
 def dump_postgresql(dbname: str, server: ServerConfig | None = None) -> str:
     """Normalised ``pg_dump --schema-only`` of *dbname*, as normalize.sh makes it."""
     srv = server or pg_server()
-    return _normalized_dump("dump_postgresql", [*_pg_options(srv), dbname], _pg_env())
+    excluded = [f"--exclude-table={table}*" for table in OWN_TABLES]
+    return _normalized_dump(
+        "dump_postgresql", [*_pg_options(srv), *excluded, dbname], _pg_env()
+    )
 
 
 def dump_mysql(dbname: str, server: ServerConfig | None = None) -> str:
     """Normalised ``mariadb-dump --no-data`` of *dbname*, as normalize.sh makes it."""
     srv = server or mysql_server()
-    return _normalized_dump("dump_mysql", [*_my_options(srv), dbname], _my_env(srv))
+    ignored = [f"--ignore-table={dbname}.{table}" for table in OWN_TABLES]
+    return _normalized_dump("dump_mysql", [*_my_options(srv), *ignored, dbname], _my_env(srv))
 
 
 def dump_sqlite(path: str | os.PathLike[str]) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import getpass
 import socket
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -22,7 +23,6 @@ from sqlalchemy import (
     Column,
     DateTime,
     Float,
-    Integer,
     MetaData,
     String,
     Table,
@@ -40,7 +40,7 @@ _metadata = MetaData()
 runs_table = Table(
     RUNS_TABLE_NAME,
     _metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(36), primary_key=True),
     Column("started_at", DateTime, nullable=False),
     Column("finished_at", DateTime),
     Column("user_name", String(255), nullable=False),
@@ -56,7 +56,7 @@ runs_table = Table(
 
 @dataclass(frozen=True)
 class RunRecord:
-    id: int
+    id: str
     started_at: datetime
     finished_at: datetime | None
     user_name: str
@@ -79,7 +79,7 @@ class AuditRun:
     def __init__(self, connection: Connection, command: str) -> None:
         self.connection = connection
         self.command = command
-        self.run_id: int | None = None
+        self.run_id: str | None = None
         self._began = time.perf_counter()
 
     def start(self, from_revision: str | None, to_revision: str | None) -> None:
@@ -90,15 +90,15 @@ class AuditRun:
             user = getpass.getuser()
         except (KeyError, OSError):
             user = "unknown"
-        result = connection.execute(
+        # time-ordered, so ordering by id is ordering by start, even within a second
+        self.run_id = f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}"
+        connection.execute(
             runs_table.insert().values(
-                started_at=_now(), user_name=user[:255], host=socket.gethostname()[:255],
+                id=self.run_id, started_at=_now(), user_name=user[:255], host=socket.gethostname()[:255],
                 command=self.command[:255], from_revision=from_revision,
                 to_revision=to_revision, outcome="running",
             )
         )
-        key = result.inserted_primary_key
-        self.run_id = int(key[0]) if key else None
         connection.commit()
 
     def finish(self, outcome: str, *, to_revision: str | None = None,
