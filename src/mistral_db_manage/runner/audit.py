@@ -94,7 +94,8 @@ class AuditRun:
         self.run_id = f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}"
         connection.execute(
             runs_table.insert().values(
-                id=self.run_id, started_at=_now(), user_name=user[:255], host=socket.gethostname()[:255],
+                id=self.run_id, started_at=_now(), user_name=user[:255],
+                host=socket.gethostname()[:255],
                 command=self.command[:255], from_revision=from_revision,
                 to_revision=to_revision, outcome="running",
             )
