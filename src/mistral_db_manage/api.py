@@ -202,6 +202,17 @@ def _recorded_revision(connection: Connection, chain: Chain) -> str | None:
     return revision
 
 
+def _has_tables(connection: Connection) -> bool:
+    """Whether the database has any table besides this tool's own."""
+    from sqlalchemy import inspect
+
+    from .runner.verify import OWN_TABLES
+
+    names = set(inspect(connection).get_table_names()) - OWN_TABLES
+    connection.rollback()
+    return bool(names)
+
+
 def _refuse_unversioned(connection: Connection, chain: Chain | None = None,
                         dialect: str | None = None) -> None:
     """Never upgrade blindly a database that has Mistral tables but no version record."""
@@ -287,10 +298,15 @@ def upgrade(
             connection.rollback()
             if backup and database.dialect == "sqlite" and start is not None:
                 _backup_sqlite(database, start, on_wait)
+            empty = start is None and not _has_tables(connection)
             with _audited(database, command) as run:
                 run.start(start, end)
-                Executor(chain, database.dialect, connection=connection,
-                         progress=progress).upgrade(start, end, create_version=create_version)
+                executor = Executor(chain, database.dialect, connection=connection,
+                                    progress=progress)
+                if empty and end is not None:
+                    executor.create_directly(end, create_version=create_version)
+                else:
+                    executor.upgrade(start, end, create_version=create_version)
                 run.finish("succeeded")
         return UpgradeResult(start, end, tuple(step.id for step in steps))
 

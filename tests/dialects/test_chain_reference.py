@@ -8,6 +8,7 @@ live schema must equal the chain's own description (the state), names included.
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 from dbs import FreshDatabase, assert_same_schema, reference_dump
 from helpers import settings_for
 
@@ -96,3 +97,27 @@ def test_head_state_equals_the_models_on_every_dialect() -> None:
             if dialect == "postgresql" else []
         )
         assert differences == expected, dialect
+
+
+def test_direct_creation_equals_the_replayed_chain(fresh_db: FreshDatabase, make_db) -> None:  # type: ignore[no-untyped-def]
+    """An empty database gets head's schema at once; it must be the replayed chain's."""
+    direct = fresh_db
+    replayed = make_db(fresh_db.dialect)
+    api.upgrade(settings_for(direct.url), "head")
+    api.upgrade(settings_for(replayed.url), "001")  # created directly: one revision
+    result = api.upgrade(settings_for(replayed.url), "head")  # replays 002..045
+    assert result.applied == CHAIN.ids[1:]
+    rows = []
+    for db in (direct, replayed):
+        engine = db.engine()
+        try:
+            with engine.connect() as connection:
+                assert verify_state(connection, state_at(CHAIN, db.dialect, "045")) == []
+                rows.append(connection.execute(
+                    sa.text("SELECT id, name, value FROM mistral_metrics")).all())
+        finally:
+            engine.dispose()
+    assert rows[0] == rows[1] == [(1, "maintenance_status", "RUNNING")]
+    if fresh_db.dialect != "sqlite":
+        assert_same_schema(replayed.dump(), direct.dump(), expected_label="replayed",
+                           actual_label="created directly")

@@ -209,6 +209,29 @@ class Executor:
             previous = step.id
             self.progress("done", step, time.perf_counter() - began)
 
+    def create_directly(self, end: str, *, create_version: bool) -> None:
+        """Empty database only: create ``end``'s schema at once (see :mod:`.fresh`)."""
+        from ..migrations.ops import RunContext
+        from .fresh import schema_statements, seed_operations
+
+        operations = self.operations()
+        state = state_at(self.chain, self.dialect, end)
+        began = time.perf_counter()
+        target = self.chain.get(end)
+        self.progress("start", target, 0.0)
+        with self._transaction(TRANSACTIONAL_DDL[self.dialect]):
+            if create_version:
+                create_version_table(operations)
+            for statement in schema_statements(state):
+                operations.execute(statement)
+            context = RunContext(self.dialect, operations, state, self.offline)
+            for operation in seed_operations(self.chain, self.dialect, end):
+                operation.run(context)
+            write_version(operations, None, end)
+        if self.connection is not None and not TRANSACTIONAL_DDL[self.dialect]:
+            self.connection.commit()
+        self.progress("done", target, time.perf_counter() - began)
+
     def _apply_operations(
         self,
         step: Revision,
