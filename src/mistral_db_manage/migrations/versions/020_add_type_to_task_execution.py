@@ -1,0 +1,204 @@
+"""add type to task execution
+
+Revision ID: 020
+Revises: 019
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import String
+
+from mistral_db_manage.migrations.ops import AddColumn, Col, Sql
+
+revision = "020"
+down_revision = "019"
+
+# Upstream decodes every spec with json.loads and sets type to 'WORKFLOW' when
+# the Python expression `"workflow" in spec` is true, else 'ACTION':
+#   * JSON object: it has a top-level key "workflow" (whatever its value);
+#   * JSON array: one of its elements is the string "workflow";
+#   * JSON string: it contains the substring "workflow" (case-sensitive).
+# Any other spec (NULL, a JSON number, boolean or null, text that is not JSON)
+# makes upstream's whole upgrade fail.  Here the same rows are refused by a
+# check that runs before anything in this revision changes, with a message
+# naming the row; then one set-based UPDATE per dialect classifies the rows.
+
+_EXPLANATION = (
+    "; revision 020 needs a JSON object, array or string in every row (upstream Mistral "
+    "fails on such a row too). Fix or delete the row, then run upgrade again."
+)
+
+_CHECK = {
+    # PostgreSQL 15 has no JSON validity test, so the fast query runs in a block
+    # that catches the cast error of invalid JSON; only then are the rows cast
+    # one by one to find the culprit.  `json` (not jsonb) accepts what Python's
+    # json.loads accepts (e.g. \u0000 escapes).
+    "postgresql": [
+        f"""
+DO $mdm_020$
+DECLARE
+    candidate record;
+    row_id text;
+    problem text;
+BEGIN
+    BEGIN
+        SELECT id, CASE WHEN spec IS NULL THEN 'NULL'
+                        WHEN json_typeof(spec::json) = 'null' THEN 'JSON null'
+                        ELSE 'a JSON ' || json_typeof(spec::json) END
+          INTO row_id, problem
+          FROM task_executions_v2
+         WHERE spec IS NULL OR json_typeof(spec::json) NOT IN ('object', 'array', 'string')
+         LIMIT 1;
+    EXCEPTION WHEN invalid_text_representation THEN
+        FOR candidate IN SELECT id, spec FROM task_executions_v2 LOOP
+            BEGIN
+                PERFORM candidate.spec::json;
+            EXCEPTION WHEN invalid_text_representation THEN
+                row_id := candidate.id;
+                problem := 'not valid JSON';
+                EXIT;
+            END;
+        END LOOP;
+    END;
+    IF row_id IS NOT NULL THEN
+        RAISE EXCEPTION USING MESSAGE =
+            'task_executions_v2 row ' || row_id || ': spec is ' || problem
+            || '{_EXPLANATION}';
+    END IF;
+END
+$mdm_020$
+""",
+    ],
+    # MariaDB: a conditional SIGNAL, prepared from a variable so that no
+    # compound statement is needed (scripts run with the mysql client).
+    "mysql": [
+        f"""
+SET @mdm_020_problem = (
+    SELECT CONCAT('task_executions_v2 row ', id, ': spec is ',
+                  CASE WHEN spec IS NULL THEN 'NULL'
+                       WHEN JSON_VALID(spec) = 0 THEN 'not valid JSON'
+                       WHEN JSON_TYPE(spec) = 'NULL' THEN 'JSON null'
+                       WHEN JSON_TYPE(spec) = 'BOOLEAN' THEN 'a JSON boolean'
+                       ELSE 'a JSON number' END,
+                  '{_EXPLANATION}')
+      FROM task_executions_v2
+     WHERE CASE WHEN spec IS NULL OR JSON_VALID(spec) = 0 THEN 1
+                WHEN JSON_TYPE(spec) IN ('OBJECT', 'ARRAY', 'STRING') THEN 0
+                ELSE 1 END = 1
+     LIMIT 1)
+""",
+        """
+SET @mdm_020_check = IF(@mdm_020_problem IS NULL, 'DO 0',
+                        'SIGNAL SQLSTATE ''45000'' SET MESSAGE_TEXT = @mdm_020_problem')
+""",
+        "PREPARE mdm_020_check FROM @mdm_020_check",
+        "EXECUTE mdm_020_check",
+        "DEALLOCATE PREPARE mdm_020_check",
+    ],
+    # SQLite has no RAISE outside triggers: json_extract() with an invalid
+    # path fails with an error that quotes the path, here the message.
+    "sqlite": [
+        f"""
+SELECT json_extract('{{}}', 'task_executions_v2 row ' || id || ': spec is '
+                    || CASE WHEN spec IS NULL THEN 'NULL'
+                            WHEN NOT json_valid(spec) THEN 'not valid JSON'
+                            WHEN json_type(spec) = 'null' THEN 'JSON null'
+                            WHEN json_type(spec) IN ('true', 'false') THEN 'a JSON boolean'
+                            ELSE 'a JSON number' END
+                    || '{_EXPLANATION}')
+  FROM task_executions_v2
+ WHERE CASE WHEN spec IS NULL OR NOT json_valid(spec) THEN 1
+            WHEN json_type(spec) IN ('object', 'array', 'text') THEN 0
+            ELSE 1 END
+ LIMIT 1
+""",
+    ],
+}
+
+_CLASSIFY = {
+    "postgresql": [
+        """
+UPDATE task_executions_v2 SET type = CASE json_typeof(spec::json)
+    WHEN 'object' THEN
+        CASE WHEN spec::json -> 'workflow' IS NOT NULL THEN 'WORKFLOW' ELSE 'ACTION' END
+    WHEN 'array' THEN
+        CASE WHEN 'workflow' IN (SELECT json_array_elements_text(spec::json))
+             THEN 'WORKFLOW' ELSE 'ACTION' END
+    WHEN 'string' THEN
+        CASE WHEN strpos(spec::json #>> '{}', 'workflow') > 0 THEN 'WORKFLOW' ELSE 'ACTION' END
+    ELSE 'ACTION'
+END
+""",
+    ],
+    "mysql": [
+        # LOCATE with a binary argument compares case-sensitively (the
+        # column's collation would not).
+        """
+UPDATE task_executions_v2 SET type = CASE JSON_TYPE(spec)
+    WHEN 'OBJECT' THEN IF(JSON_CONTAINS_PATH(spec, 'one', '$.workflow'), 'WORKFLOW', 'ACTION')
+    WHEN 'STRING' THEN IF(LOCATE(BINARY 'workflow', JSON_UNQUOTE(spec)) > 0, 'WORKFLOW', 'ACTION')
+    ELSE 'ACTION'
+END
+""",
+        # Arrays, and objects whose keys contain escapes (which
+        # JSON_CONTAINS_PATH does not decode): the top-level elements, or the
+        # keys, are visited one by one, because JSON_SEARCH ignores case and
+        # JSON_CONTAINS also looks into nested arrays.  CHAR(92) is a backslash.
+        """
+UPDATE task_executions_v2
+  JOIN (
+    WITH RECURSIVE
+    lists (id, list) AS (
+        SELECT id, IF(JSON_TYPE(spec) = 'ARRAY', spec, JSON_KEYS(spec))
+          FROM task_executions_v2
+         WHERE JSON_TYPE(spec) = 'ARRAY'
+            OR (JSON_TYPE(spec) = 'OBJECT' AND LOCATE(CHAR(92), JSON_KEYS(spec)) > 0)
+    ),
+    positions (id, size, n) AS (
+        SELECT id, JSON_LENGTH(list), 0 FROM lists WHERE JSON_LENGTH(list) > 0
+        UNION ALL
+        SELECT id, size, n + 1 FROM positions WHERE n + 1 < size
+    )
+    SELECT DISTINCT lists.id
+      FROM positions JOIN lists ON lists.id = positions.id
+     WHERE JSON_TYPE(JSON_EXTRACT(lists.list, CONCAT('$[', positions.n, ']'))) = 'STRING'
+       AND BINARY JSON_UNQUOTE(JSON_EXTRACT(lists.list, CONCAT('$[', positions.n, ']')))
+           = 'workflow'
+  ) AS workflow_rows ON workflow_rows.id = task_executions_v2.id
+   SET task_executions_v2.type = 'WORKFLOW'
+""",
+    ],
+    "sqlite": [
+        """
+UPDATE task_executions_v2 SET type = CASE json_type(spec)
+    WHEN 'object' THEN
+        CASE WHEN EXISTS (SELECT 1 FROM json_each(task_executions_v2.spec) AS e
+                           WHERE e.key = 'workflow')
+             THEN 'WORKFLOW' ELSE 'ACTION' END
+    WHEN 'array' THEN
+        CASE WHEN EXISTS (SELECT 1 FROM json_each(task_executions_v2.spec) AS e
+                           WHERE e.type = 'text' AND e.value = 'workflow')
+             THEN 'WORKFLOW' ELSE 'ACTION' END
+    WHEN 'text' THEN
+        CASE WHEN instr(json_extract(spec, '$'), 'workflow') > 0 THEN 'WORKFLOW' ELSE 'ACTION' END
+    ELSE 'ACTION'
+END
+""",
+    ],
+}
+
+operations = [
+    # A check, not a change: no table is named, so an interrupted MySQL run
+    # never takes it for done and always runs it again.
+    Sql(
+        "check that every task_executions_v2.spec is a JSON object, array or string",
+        _CHECK,
+        data=False,
+    ),
+    AddColumn("task_executions_v2", Col("type", String(10))),
+    Sql(
+        "set task_executions_v2.type to WORKFLOW or ACTION from the spec",
+        _CLASSIFY,
+        table_names=("task_executions_v2",),
+    ),
+]
