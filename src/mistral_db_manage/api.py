@@ -62,7 +62,7 @@ def _refuse_drift(
 ) -> None:
     """Refuse to touch tables that differ from what the chain says they are."""
     from .errors import DriftError
-    from .runner.execute import state_at
+    from .runner.execute import resumable_states, state_at
     from .runner.verify import compare_shapes, shapes_from_database, shapes_from_state
 
     if start is None:
@@ -72,12 +72,16 @@ def _refuse_drift(
     for step in steps:
         for operation in chain.operations(step.id):
             if operation.applies_to(database.dialect):
-                touched.update(t for t in operation.tables() if t in state.tables)
-    expected = {k: v for k, v in shapes_from_state(state).items() if k in touched}
+                touched.update(operation.tables())
     live = shapes_from_database(database.connection, database.dialect)
-    database.connection.rollback()
     actual = {k: v for k, v in live.items() if k in touched}
-    differences = compare_shapes(expected, actual)
+    differences: list[str] = []
+    for candidate in resumable_states(chain, database.dialect, start, database.connection):
+        expected = {k: v for k, v in shapes_from_state(candidate).items() if k in touched}
+        differences = compare_shapes(expected, actual)
+        if not differences:
+            break
+    database.connection.rollback()
     if differences:
         more = f" (and {len(differences) - 1} more)" if len(differences) > 1 else ""
         raise DriftError(
@@ -243,8 +247,11 @@ def _refuse_unversioned(connection: Connection, chain: Chain | None = None,
 
 def current(settings: Settings, *, versions_dir: Path | None = None) -> CurrentState:
     chain = load_chain(versions_dir)
-    with _connect(settings) as (connection, _dialect):
-        return CurrentState(_recorded_revision(connection, chain), chain.head)
+    with _connect(settings) as (connection, dialect):
+        revision = _recorded_revision(connection, chain)
+        if revision is None:
+            _refuse_unversioned(connection, chain, dialect)
+        return CurrentState(revision, chain.head)
 
 
 def history(
@@ -288,6 +295,10 @@ def upgrade(
         connection = database.connection
         start = _recorded_revision(connection, chain)
         if start is None:
+            dropped = Executor(chain, database.dialect,
+                               connection=connection).discard_interrupted_creation()
+            if dropped and on_wait is not None:
+                on_wait(f"removed {len(dropped)} empty table(s) an interrupted run left behind")
             _refuse_unversioned(connection, chain, database.dialect)
         end = _resolve_target(chain, target, delta, start)
         steps = chain.between(start, end)

@@ -118,6 +118,9 @@ def test_data_revisions_give_upstreams_rows(fresh_db: FreshDatabase) -> None:
         metric_id, value, created, updated = metrics["maintenance_status"]
         assert (metric_id, value) == (1, "RUNNING")
         assert created == updated
+        if isinstance(created, str):  # SQLite returns raw text to a text() query
+            assert created.endswith(".000000")  # SQLAlchemy's own storage format
+            created = datetime.fromisoformat(created)
         now = datetime.now(UTC).replace(tzinfo=None)
         assert abs(now - created) < timedelta(minutes=5)
         assert created.microsecond == 0

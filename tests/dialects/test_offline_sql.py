@@ -15,7 +15,7 @@ from mistral_db_manage import api
 from mistral_db_manage.errors import RevisionError
 from mistral_db_manage.runner.chain import Chain
 from mistral_db_manage.runner.execute import state_at
-from mistral_db_manage.runner.verify import verify_state
+from mistral_db_manage.runner.verify import shapes_from_database, verify_state
 
 CHAIN = Chain.load()
 SERVER_DIALECTS = ("postgresql", "mysql")
@@ -56,8 +56,21 @@ def test_head_script_equals_online_upgrade(fresh_db: FreshDatabase, make_db) -> 
     assert version_of(fresh_db) == "045"
     online = make_db(fresh_db.dialect)
     api.upgrade(settings_for(online.url), "head")
-    assert_same_schema(online.dump(), fresh_db.dump(), expected_label="online",
-                       actual_label="offline")
+    if fresh_db.dialect in SERVER_DIALECTS:
+        assert_same_schema(online.dump(), fresh_db.dump(), expected_label="online",
+                           actual_label="offline")
+    else:
+        # SQLite keeps each table's CREATE text as written (a rebuilt table's name is
+        # quoted), so compare what the schema is rather than how it was spelt.
+        shapes = []
+        for db in (online, fresh_db):
+            engine = db.engine()
+            try:
+                with engine.connect() as connection:
+                    shapes.append(shapes_from_database(connection, "sqlite"))
+            finally:
+                engine.dispose()
+        assert shapes[0] == shapes[1]
     check_schema(fresh_db, "045")
 
 

@@ -67,7 +67,7 @@ def test_eight_concurrent_upgrades(fresh_db: FreshDatabase, tmp_path: Path) -> N
     print(f"8 concurrent upgrades on {fresh_db.dialect}: {elapsed:.1f} s")
 
 
-FAULTS = ["001:3", "002:4", "005:2", "013:5", "014:3", "019:2", "020:2", "022:4", "034:1",
+FAULTS = ["002:4", "005:2", "013:5", "014:3", "019:2", "020:2", "022:4", "034:1",
           "037:2", "042:1", "044:2"]
 
 
@@ -75,6 +75,11 @@ FAULTS = ["001:3", "002:4", "005:2", "013:5", "014:3", "019:2", "020:2", "022:4"
 def test_fault_injection_then_resume(fresh_db: FreshDatabase, tmp_path: Path) -> None:
     conf = write_config(tmp_path, fresh_db.url)
     settings = settings_for(fresh_db.url)
+    # An empty database gets 001 created directly; inject into that too.
+    failed = run_cli("--config-file", str(conf), "upgrade", "001",
+                     env={FAULT_ENV: "create:3"}, cwd=tmp_path)
+    assert failed.returncode == 1 and "fault injected" in failed.stderr
+    assert run_cli("--config-file", str(conf), "upgrade", "001", cwd=tmp_path).returncode == 0
     for fault in FAULTS:
         revision = fault.split(":")[0]
         failed = run_cli("--config-file", str(conf), "upgrade", revision,
@@ -89,7 +94,7 @@ def test_fault_injection_then_resume(fresh_db: FreshDatabase, tmp_path: Path) ->
     api.upgrade(settings, "head")
     check_head(fresh_db)
     runs = api.applied_runs(settings)
-    assert sum(r.outcome == "failed" for r in runs) == len(FAULTS)
+    assert sum(r.outcome == "failed" for r in runs) == len(FAULTS) + 1
 
 
 @pytest.mark.slow

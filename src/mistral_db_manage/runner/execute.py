@@ -90,6 +90,34 @@ def state_at(chain: Chain, dialect: str, revision: str | None) -> SchemaState:
     return state
 
 
+def resumable_states(
+    chain: Chain, dialect: str, start: str | None, connection: Connection
+) -> list[SchemaState]:
+    """The schemas the live database may have at ``start``: the revision's own, or,
+    on MySQL after an interrupted run, part-way into the next revision (as the
+    journal records: the operations done, or one more if it was started)."""
+    state = state_at(chain, dialect, start)
+    if TRANSACTIONAL_DDL[dialect] or start == chain.head:
+        return [state]
+    from sqlalchemy import inspect
+
+    from . import journal
+
+    if not inspect(connection).has_table(journal.JOURNAL_TABLE_NAME):
+        return [state]
+    step = chain.between(start, chain.head)[0]
+    done, started = journal.progress(connection, step.id)
+    if not started:
+        return [state]
+    applicable = [op for op in chain.operations(step.id) if op.applies_to(dialect)]
+    for operation in applicable[:done]:
+        operation.apply_state(state)
+    states = [state]
+    if started > done:
+        states.append(applicable[done].after(state))
+    return states
+
+
 class ScriptWriter:
     """Output buffer for Alembic's offline mode: one statement per line, ending in ``;``."""
 
@@ -219,18 +247,75 @@ class Executor:
         began = time.perf_counter()
         target = self.chain.get(end)
         self.progress("start", target, 0.0)
+        journaled = self.connection is not None and not TRANSACTIONAL_DDL[self.dialect]
+        if journaled:
+            from . import journal
+
+            assert self.connection is not None
+            journal.ensure_journal(self.connection)
+            journal.record_progress(self.connection, journal.DIRECT_CREATION, 0, 1)
         with self._transaction(TRANSACTIONAL_DDL[self.dialect]):
             if create_version:
                 create_version_table(operations)
+            number = 0
             for statement in schema_statements(state):
                 operations.execute(statement)
+                number += 1
+                _maybe_inject_fault("create", number)
             context = RunContext(self.dialect, operations, state, self.offline)
             for operation in seed_operations(self.chain, self.dialect, end):
                 operation.run(context)
+                number += 1
+                _maybe_inject_fault("create", number)
             write_version(operations, None, end)
-        if self.connection is not None and not TRANSACTIONAL_DDL[self.dialect]:
+            if journaled:
+                assert self.connection is not None
+                journal.forget(self.connection, journal.DIRECT_CREATION)
+        if journaled:
+            assert self.connection is not None
             self.connection.commit()
         self.progress("done", target, time.perf_counter() - began)
+
+    def discard_interrupted_creation(self) -> list[str]:
+        """MySQL: drop what an interrupted direct creation left (empty tables only).
+
+        Returns the dropped tables; refuses when one of them holds rows.
+        """
+        from sqlalchemy import inspect, text
+
+        from . import journal
+
+        connection = self.connection
+        assert connection is not None
+        if TRANSACTIONAL_DDL[self.dialect] or not inspect(connection).has_table(
+            journal.JOURNAL_TABLE_NAME
+        ):
+            return []
+        if journal.progress(connection, journal.DIRECT_CREATION) == (0, 0):
+            return []
+        from ..schema.state import SchemaState
+
+        # Every table any revision creates (the interrupted target is not recorded).
+        state, chain_tables = SchemaState(self.dialect), set[str]()
+        for step in self.chain.revisions:
+            for operation in self.chain.operations(step.id):
+                if operation.applies_to(self.dialect):
+                    operation.apply_state(state)
+                    chain_tables.update(state.tables)
+        present = [t for t in inspect(connection).get_table_names() if t in chain_tables]
+        for table in present:
+            if connection.execute(text(f"SELECT 1 FROM `{table}` LIMIT 1")).first():
+                raise MigrationFailedError(
+                    f"an interrupted creation of the schema left table {table} with rows in "
+                    "it; this tool will not drop it: inspect the database"
+                )
+        connection.execute(text("SET foreign_key_checks = 0"))
+        for table in present:
+            connection.execute(text(f"DROP TABLE `{table}`"))
+        connection.execute(text("SET foreign_key_checks = 1"))
+        journal.forget(connection, journal.DIRECT_CREATION)
+        connection.commit()
+        return present
 
     def _apply_operations(
         self,

@@ -67,7 +67,7 @@ def _duplicate_uniques(table: Any) -> list[Any]:
     seen: set[tuple[str, ...]] = set()
     duplicates = []
     for constraint in sorted(
-        (c for c in table.constraints if isinstance(c, UniqueConstraint)), key=lambda c: c.name
+        (c for c in table.constraints if isinstance(c, UniqueConstraint)), key=lambda c: str(c.name)
     ):
         columns = tuple(c.name for c in constraint.columns)
         if columns in seen:

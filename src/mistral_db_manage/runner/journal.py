@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
 JOURNAL_TABLE_NAME = "mistral_db_manage_journal"
+#: the journal key of a direct creation of the schema on an empty database
+DIRECT_CREATION = "<create>"
 
 _metadata = MetaData()
 journal_table = Table(
