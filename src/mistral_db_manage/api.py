@@ -62,12 +62,11 @@ def _refuse_drift(
 ) -> None:
     """Refuse to touch tables that differ from what the chain says they are."""
     from .errors import DriftError
-    from .runner.execute import resumable_states, state_at
+    from .runner.execute import resumable_states
     from .runner.verify import compare_shapes, shapes_from_database, shapes_from_state
 
     if start is None:
         return
-    state = state_at(chain, database.dialect, start)
     touched: set[str] = set()
     for step in steps:
         for operation in chain.operations(step.id):
@@ -508,11 +507,10 @@ def revision(
 
 def check_migration(*, versions_dir: Path | None = None) -> list[str]:
     """Every problem of the chain, and every difference between its head and the models."""
-    from .runner.autogen import duplicate_uniques
     from .runner.chain import find_problems, scan_directory
     from .runner.execute import state_at
     from .runner.verify import compare_shapes, shapes_from_state
-    from .schema.head import state_from_metadata
+    from .schema.head import redundant_uniques, state_from_metadata
     from .schema.models import metadata
     from .schema.state import DIALECTS
 
@@ -527,12 +525,12 @@ def check_migration(*, versions_dir: Path | None = None) -> list[str]:
         except (KeyError, ValueError) as error:
             problems.append(f"{dialect}: the chain cannot be replayed: {error}")
             continue
-        duplicates = duplicate_uniques(chain_state)
+        model_state = state_from_metadata(metadata, dialect)
+        redundant = redundant_uniques(chain_state, model_state)
         for table in chain_state.tables.values():
-            table.uniques = [u for u in table.uniques if u.name not in duplicates]
+            table.uniques = [u for u in table.uniques if u.name not in redundant]
         differences = compare_shapes(
-            shapes_from_state(state_from_metadata(metadata, dialect)),
-            shapes_from_state(chain_state),
+            shapes_from_state(model_state), shapes_from_state(chain_state)
         )
         problems.extend(
             f"{dialect}: the models and the chain's head ({chain.head}) differ: {difference}"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+
 from dbs import FreshDatabase
 from helpers import CliResult, run_cli, write_config
 

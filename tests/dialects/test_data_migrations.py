@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+
 from dbs import FreshDatabase
 from helpers import settings_for
-
 from mistral_db_manage import api
 from mistral_db_manage.errors import MigrationFailedError
 

@@ -7,10 +7,10 @@ import io
 
 import pytest
 import sqlalchemy as sa
-from dbs import FreshDatabase, assert_same_schema, reference_dump, run_sql_script
-from helpers import run_cli, settings_for, write_config
 from test_data_migrations import seed_at_019
 
+from dbs import FreshDatabase, assert_same_schema, reference_dump, run_sql_script
+from helpers import run_cli, settings_for, write_config
 from mistral_db_manage import api
 from mistral_db_manage.errors import RevisionError
 from mistral_db_manage.runner.chain import Chain

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import run_cli
 
+from helpers import run_cli
 from mistral_db_manage import api
 from mistral_db_manage.errors import ChainError, RevisionError
 from mistral_db_manage.runner.chain import Chain, find_problems, scan_directory
@@ -80,7 +80,7 @@ def test_branch_and_two_heads(tmp_path: Path) -> None:
 def test_not_a_revision_file(tmp_path: Path) -> None:
     line(tmp_path, 1)
     (tmp_path / "002_bad.py").write_text("revision = 2\n", encoding="utf-8")
-    with pytest.raises(ChainError, match="002_bad.py: not a valid revision file"):
+    with pytest.raises(ChainError, match=r"002_bad\.py: not a valid revision file"):
         Chain.load(tmp_path)
 
 

@@ -10,6 +10,7 @@ PostgreSQL's duplicate cron unique) are not differences.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -105,7 +106,14 @@ def render_operation(operation: Operation) -> str:
         if operation.nullable is not None:
             args.append(f"nullable={operation.nullable!r}")
         return f"    AlterColumn({', '.join(args)}),\n"
-    return f"    {operation!r},\n".replace("dialects=None, ", "").replace(", dialects=None", "")
+    arguments = []
+    for field in dataclasses.fields(operation):
+        value = getattr(operation, field.name)
+        if not field.init or (field.default is not dataclasses.MISSING
+                              and value == field.default):
+            continue
+        arguments.append(f"{field.name}={value!r}")
+    return f"    {type(operation).__name__}({', '.join(arguments)}),\n"
 
 
 def operations_from_diffs(diffs: Sequence[Any]) -> tuple[list[Operation], list[str]]:
@@ -171,6 +179,7 @@ def compare_models_with_database(connection: Connection, chain: Chain, dialect: 
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
+    from ..schema.head import redundant_uniques, state_from_metadata
     from ..schema.models import metadata
     from .execute import state_at
     from .verify import OWN_TABLES
@@ -181,7 +190,7 @@ def compare_models_with_database(connection: Connection, chain: Chain, dialect: 
         for table in chain_state.tables.values()
         for index in table.indexes
         if index.implicit
-    } | duplicate_uniques(chain_state)
+    } | redundant_uniques(chain_state, state_from_metadata(metadata, dialect))
 
     def include_object(obj: Any, name: str | None, type_: str, reflected: bool,
                        compare_to: Any) -> bool:
@@ -195,18 +204,6 @@ def compare_models_with_database(connection: Connection, chain: Chain, dialect: 
     )
     diffs: list[Any] = compare_metadata(context, metadata)
     return diffs
-
-
-def duplicate_uniques(state: Any) -> set[str]:
-    """Uniques the chain creates twice on the same columns (the later ones)."""
-    names: set[str] = set()
-    for table in state.tables.values():
-        seen: set[tuple[str, ...]] = set()
-        for unique in table.uniques:
-            if unique.columns in seen and unique.name:
-                names.add(unique.name)
-            seen.add(unique.columns)
-    return names
 
 
 def write_revision(

@@ -82,3 +82,28 @@ def state_from_metadata(metadata: MetaData, dialect: str) -> SchemaState:
     for operation in head_operations(metadata):
         operation.apply_state(state)
     return state
+
+
+def redundant_uniques(chain_state: SchemaState, model_state: SchemaState) -> set[str]:
+    """Names of the chain's second copies of a unique constraint (same table and
+    columns as another) that the models do not have.
+
+    Upstream's revisions 003 and 014 leave PostgreSQL with two identical
+    seven-column uniques on ``cron_triggers_v2``; the models describe the
+    design, which has one.  Comparisons between models and chain ignore the
+    extra copy and nothing else.
+    """
+    names: set[str] = set()
+    for table in chain_state.tables.values():
+        modelled = {
+            u.name for u in model_state.tables[table.name].uniques
+        } if table.name in model_state.tables else set()
+        groups: dict[tuple[str, ...], list[str | None]] = {}
+        for unique in table.uniques:
+            groups.setdefault(unique.columns, []).append(unique.name)
+        for group in groups.values():
+            if len(group) < 2:
+                continue
+            keep = next((n for n in group if n in modelled), group[0])
+            names.update(n for n in group if n is not None and n != keep)
+    return names

@@ -1,0 +1,165 @@
+"""Every command of the upgrade guide, end to end through the console script,
+on SQLite, PostgreSQL and MariaDB."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from dbs import FreshDatabase
+from helpers import run_cli, write_config
+from mistral_db_manage.runner.chain import VERSIONS_DIR, Chain
+
+REFERENCE_ROWS = json.loads(
+    (Path(__file__).parents[1] / "reference" / "upstream-populate.json").read_text("utf-8")
+)
+FIXTURE_DIST = Path(__file__).parents[1] / "cases" / "populate" / "fixture_dist"
+
+
+def version(db: FreshDatabase) -> str | None:
+    engine = db.engine()
+    try:
+        with engine.connect() as connection:
+            if not sa.inspect(connection).has_table("alembic_version"):
+                return None
+            return connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_current_history_stamp(fresh_db: FreshDatabase, tmp_path: Path) -> None:
+    conf = str(write_config(tmp_path, fresh_db.url))
+
+    def mdm(*args: str) -> Any:
+        return run_cli("--config-file", conf, *args, cwd=tmp_path)
+
+    empty = mdm("current")
+    assert empty.returncode == 0 and "no version yet" in empty.stdout
+    assert mdm("upgrade", "010").returncode == 0 and version(fresh_db) == "010"
+    assert mdm("current").stdout.strip() == "010"
+    assert mdm("upgrade", "+2").returncode == 0 and version(fresh_db) == "012"
+    assert mdm("upgrade", "--delta", "3").returncode == 0 and version(fresh_db) == "015"
+    history = mdm("history")
+    lines = history.stdout.splitlines()
+    assert lines[0] == "044 -> 045 (head), Add indexes to scheduled_jobs_v2."
+    assert "014 -> 015 (current), add_unique_keys_for_non_locking_model" in lines
+    assert lines[-1] == "<base> -> 001, Kilo release"
+    upgraded = mdm("upgrade", "head")
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert upgraded.stdout.strip() == "Upgraded from 015 to 045 (30 revision(s))."
+    assert "Running upgrade 015 -> 016" in upgraded.stderr
+    assert mdm("current").stdout.strip() == "045 (head)"
+    again = mdm("upgrade", "head")
+    assert again.stdout.strip() == "Nothing to do: the database is already at 045."
+    as_json = json.loads(mdm("current", "--format", "json").stdout)
+    assert as_json == {"revision": "045", "head": "045", "is_head": True}
+    stamped = mdm("stamp", "045")
+    assert stamped.returncode == 0 and version(fresh_db) == "045"
+
+
+def test_revision_and_check_migration(fresh_db: FreshDatabase, tmp_path: Path) -> None:
+    versions = tmp_path / "versions"
+    shutil.copytree(VERSIONS_DIR, versions, ignore=shutil.ignore_patterns("__pycache__"))
+    conf = str(write_config(tmp_path, fresh_db.url))
+
+    def mdm(*args: str) -> Any:
+        return run_cli("--config-file", conf, "--versions-dir", str(versions), *args,
+                       cwd=tmp_path)
+
+    assert mdm("check_migration").returncode == 0
+    assert mdm("upgrade", "head").returncode == 0
+    nothing = mdm("revision", "-m", "nothing changed", "--autogenerate")
+    assert nothing.returncode == 0, nothing.stderr
+    assert "(revision 046, 0 operation(s))" in nothing.stdout
+    created = Chain.load(versions)
+    assert created.head == "046" and created.get("046").down_revision == "045"
+    assert created.get("046").message == "nothing changed"
+    # A difference between the models and the database becomes an operation.
+    engine = fresh_db.engine()
+    try:
+        with engine.begin() as connection:
+            connection.execute(sa.text("DROP INDEX scheduled_jobs_v2_key"
+                                       + (" ON scheduled_jobs_v2"
+                                          if fresh_db.dialect == "mysql" else "")))
+    finally:
+        engine.dispose()
+    assert mdm("upgrade", "head").returncode == 0
+    fix = mdm("revision", "-m", "restore an index", "--autogenerate", "--rev-id", "050")
+    assert fix.returncode == 0, fix.stderr
+    assert "(revision 050, 1 operation(s))" in fix.stdout
+    text = next(versions.glob("050_*.py")).read_text("utf-8")
+    assert "CreateIndex(name='scheduled_jobs_v2_key', table='scheduled_jobs_v2'" in text
+    # The database drifted on purpose (the index was dropped by hand): upgrade
+    # refuses to touch the table until told to.
+    refused = mdm("upgrade", "head")
+    assert refused.returncode == 1 and "scheduled_jobs_v2_key" in refused.stderr
+    applied = mdm("upgrade", "head", "--force")
+    assert applied.returncode == 0, applied.stderr
+    assert version(fresh_db) == "050"
+    assert mdm("verify").returncode == 0
+    assert mdm("check_migration").returncode == 0
+    blank = mdm("revision", "-m", "blank one")
+    assert blank.returncode == 0 and "(revision 051, 0 operation(s))" in blank.stdout
+    duplicate = mdm("revision", "-m", "again", "--rev-id", "050")
+    assert duplicate.returncode == 1 and "already exists" in duplicate.stderr
+    assert mdm("heads").stdout.strip() == "051 (head)"
+    assert "No branches" in mdm("branches").stdout
+
+
+def test_check_migration_finds_models_drift(tmp_path: Path) -> None:
+    versions = tmp_path / "versions"
+    shutil.copytree(VERSIONS_DIR, versions, ignore=shutil.ignore_patterns("__pycache__"))
+    (versions / "046_extra.py").write_text(
+        '"""extra column"""\n'
+        "import sqlalchemy as sa\n"
+        "from mistral_db_manage.migrations.ops import AddColumn, Col\n"
+        'revision = "046"\ndown_revision = "045"\n'
+        'operations = [AddColumn("named_locks", Col("extra", sa.Integer()))]\n',
+        encoding="utf-8",
+    )
+    result = run_cli("check_migration", "--versions-dir", str(versions), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "named_locks.extra" in result.stderr
+    assert {"sqlite", "postgresql", "mysql"} <= {
+        line.split(": ")[2] for line in result.stderr.splitlines() if line.count(": ") >= 2
+    }
+
+
+def test_populate_end_to_end(fresh_db: FreshDatabase, tmp_path: Path) -> None:
+    conf = str(write_config(tmp_path, fresh_db.url))
+    env = {"PYTHONPATH": str(FIXTURE_DIST)}
+
+    def mdm(*args: str) -> Any:
+        return run_cli("--config-file", conf, *args, cwd=tmp_path, env=env)
+
+    assert mdm("upgrade", "044").returncode == 0
+    refused = mdm("populate")
+    assert refused.returncode == 1
+    assert "upgrade head" in refused.stderr and len(refused.stderr.splitlines()) == 1
+    assert mdm("upgrade", "head").returncode == 0
+    dry = mdm("populate", "--dry-run")
+    assert dry.returncode == 0 and dry.stdout.splitlines()[-1].startswith("Would do")
+    first = mdm("populate")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.splitlines()[-1] == "3 added, 0 updated, 0 unchanged"
+    second = mdm("populate")
+    assert second.stdout.splitlines()[-1] == "0 added, 0 updated, 3 unchanged"
+    engine = fresh_db.engine()
+    try:
+        with engine.connect() as connection:
+            names = connection.execute(sa.text(
+                "SELECT name, checksum FROM workflow_definitions_v2 ORDER BY name")).all()
+            actions = connection.execute(sa.text(
+                "SELECT name, input FROM action_definitions_v2")).all()
+    finally:
+        engine.dispose()
+    assert names == [
+        (row["name"], row["checksum"]) for row in REFERENCE_ROWS["workflow_definitions_v2"]
+    ]
+    assert actions == [("std.wait_ssh", "host, username, password")]
+    only_actions = mdm("populate_actions")
+    assert only_actions.stdout.splitlines()[-1] == "0 added, 0 updated, 1 unchanged"
