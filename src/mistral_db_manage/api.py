@@ -245,7 +245,12 @@ def _refuse_unversioned(connection: Connection, chain: Chain | None = None,
 
 
 def current(settings: Settings, *, versions_dir: Path | None = None) -> CurrentState:
+    from .runner.quick import read_version_quickly
+
     chain = load_chain(versions_dir)
+    rows = read_version_quickly(settings.connection)
+    if rows is not None and len(rows) == 1 and rows[0] in chain:
+        return CurrentState(rows[0], chain.head)
     with _connect(settings) as (connection, dialect):
         revision = _recorded_revision(connection, chain)
         if revision is None:

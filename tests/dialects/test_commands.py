@@ -163,3 +163,18 @@ def test_populate_end_to_end(fresh_db: FreshDatabase, tmp_path: Path) -> None:
     assert actions == [("std.wait_ssh", "host, username, password")]
     only_actions = mdm("populate_actions")
     assert only_actions.stdout.splitlines()[-1] == "0 added, 0 updated, 1 unchanged"
+
+
+def test_quick_version_reader_agrees_with_the_full_path(fresh_db: FreshDatabase) -> None:
+    from helpers import settings_for
+    from mistral_db_manage import api
+    from mistral_db_manage.runner.quick import read_version_quickly
+
+    assert read_version_quickly(fresh_db.url) is None  # no table: the full path answers
+    api.upgrade(settings_for(fresh_db.url), "030")
+    assert read_version_quickly(fresh_db.url) == ("030",)
+    assert api.current(settings_for(fresh_db.url)).revision == "030"
+    # URLs it does not understand are left to the full path.
+    assert read_version_quickly(fresh_db.url + ("&" if "?" in fresh_db.url else "?") + "x=1") \
+        is None
+    assert read_version_quickly("oracle://scott@db/x") is None
