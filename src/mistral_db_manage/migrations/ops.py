@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Column, MetaData, text
 from sqlalchemy.schema import CreateIndex as CreateIndexDDL
@@ -42,9 +42,20 @@ if TYPE_CHECKING:
     from alembic.operations import Operations
 
 
+class StatementSink(Protocol):
+    """Where SQL goes: Alembic's ``Operations``, or a bare connection."""
+
+    def execute(self, sqltext: Any) -> Any: ...
+
+
 @dataclass
 class RunContext:
-    """What an operation needs to emit its SQL."""
+    """What an operation needs to emit its SQL.
+
+    ``operations`` is Alembic's ``Operations`` (online or offline); the direct
+    creation of an empty database passes a bare statement sink, which only
+    :class:`Sql` operations receive.
+    """
 
     dialect: str
     operations: Operations

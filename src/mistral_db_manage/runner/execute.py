@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from ..errors import MigrationFailedError, MistralDbManageError
 from .chain import Chain, Revision
@@ -116,6 +116,30 @@ def resumable_states(
     if started > done:
         states.append(applicable[done].after(state))
     return states
+
+
+class _ConnectionSink:
+    """Executes statements on a connection; stands in for Alembic's ``Operations``
+    where only ``execute`` is needed (Sql operations, the version record)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def execute(self, statement: Any) -> None:
+        if isinstance(statement, str):
+            from sqlalchemy import text
+
+            statement = text(statement)
+        self.connection.execute(statement)
+
+    def execute_batch(self, statements: list[Any]) -> None:
+        """Several DDL statements in one round trip (PostgreSQL)."""
+        dialect = self.connection.dialect
+        script = ";\n".join(
+            s if isinstance(s, str) else str(s.compile(dialect=dialect)).strip()
+            for s in statements
+        )
+        self.connection.exec_driver_sql(script)
 
 
 class ScriptWriter:
@@ -238,42 +262,51 @@ class Executor:
             self.progress("done", step, time.perf_counter() - began)
 
     def create_directly(self, end: str, *, create_version: bool) -> None:
-        """Empty database only: create ``end``'s schema at once (see :mod:`.fresh`)."""
+        """Empty database, online: create ``end``'s schema at once (see :mod:`.fresh`).
+
+        Statements go straight to the connection (no Alembic context is needed);
+        on PostgreSQL the whole DDL travels in one round trip.
+        """
         from ..migrations.ops import RunContext
         from .fresh import schema_statements, seed_operations
 
-        operations = self.operations()
+        connection = self.connection
+        assert connection is not None, "direct creation is an online operation"
+        sink = _ConnectionSink(connection)
         state = state_at(self.chain, self.dialect, end)
         began = time.perf_counter()
         target = self.chain.get(end)
         self.progress("start", target, 0.0)
-        journaled = self.connection is not None and not TRANSACTIONAL_DDL[self.dialect]
+        journaled = not TRANSACTIONAL_DDL[self.dialect]
         if journaled:
             from . import journal
 
-            assert self.connection is not None
-            journal.ensure_journal(self.connection)
-            journal.record_progress(self.connection, journal.DIRECT_CREATION, 0, 1)
+            journal.ensure_journal(connection)
+            journal.record_progress(connection, journal.DIRECT_CREATION, 0, 1)
         with self._transaction(TRANSACTIONAL_DDL[self.dialect]):
             if create_version:
-                create_version_table(operations)
-            number = 0
-            for statement in schema_statements(state):
-                operations.execute(statement)
-                number += 1
-                _maybe_inject_fault("create", number)
-            context = RunContext(self.dialect, operations, state, self.offline)
+                create_version_table(sink)
+            statements = list(schema_statements(state))
+            if self.dialect == "postgresql":
+                sink.execute_batch(statements)
+                for number in range(1, len(statements) + 1):
+                    _maybe_inject_fault("create", number)
+            else:
+                for number, statement in enumerate(statements, start=1):
+                    sink.execute(statement)
+                    _maybe_inject_fault("create", number)
+            number = len(statements)
+            # Only Sql operations run here, and they only call ``execute``.
+            context = RunContext(self.dialect, cast("Operations", sink), state, self.offline)
             for operation in seed_operations(self.chain, self.dialect, end):
                 operation.run(context)
                 number += 1
                 _maybe_inject_fault("create", number)
-            write_version(operations, None, end)
+            write_version(sink, None, end)
             if journaled:
-                assert self.connection is not None
-                journal.forget(self.connection, journal.DIRECT_CREATION)
+                journal.forget(connection, journal.DIRECT_CREATION)
         if journaled:
-            assert self.connection is not None
-            self.connection.commit()
+            connection.commit()
         self.progress("done", target, time.perf_counter() - began)
 
     def discard_interrupted_creation(self) -> list[str]:

@@ -14,8 +14,9 @@ from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, in
 from ..errors import MistralDbManageError
 
 if TYPE_CHECKING:
-    from alembic.operations import Operations
     from sqlalchemy.engine import Connection
+
+    from ..migrations.ops import StatementSink
 
 VERSION_TABLE_NAME = "alembic_version"
 
@@ -45,13 +46,13 @@ def read_version(connection: Connection) -> str | None:
     return rows[0] if rows else None
 
 
-def create_version_table(operations: Operations) -> None:
+def create_version_table(operations: StatementSink) -> None:
     from sqlalchemy.schema import CreateTable
 
     operations.execute(CreateTable(version_table))
 
 
-def write_version(operations: Operations, old: str | None, new: str | None) -> None:
+def write_version(operations: StatementSink, old: str | None, new: str | None) -> None:
     """Move the record from ``old`` to ``new`` (None = no row)."""
     if old is None and new is not None:
         operations.execute(version_table.insert().values(version_num=new))
