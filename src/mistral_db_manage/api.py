@@ -205,6 +205,14 @@ def _recorded_revision(connection: Connection, chain: Chain) -> str | None:
     return revision
 
 
+def _revision_or_refuse(database: _Database, chain: Chain) -> str | None:
+    """The recorded revision; None only for a database without Mistral tables."""
+    revision = _recorded_revision(database.connection, chain)
+    if revision is None:
+        _refuse_unversioned(database.connection, chain, database.dialect)
+    return revision
+
+
 def _has_tables(connection: Connection) -> bool:
     """Whether the database has any table besides this tool's own."""
     from sqlalchemy import inspect
@@ -216,8 +224,7 @@ def _has_tables(connection: Connection) -> bool:
     return bool(names)
 
 
-def _refuse_unversioned(connection: Connection, chain: Chain | None = None,
-                        dialect: str | None = None) -> None:
+def _refuse_unversioned(connection: Connection, chain: Chain, dialect: str) -> None:
     """Never upgrade blindly a database that has Mistral tables but no version record."""
     from sqlalchemy import inspect
 
@@ -226,19 +233,17 @@ def _refuse_unversioned(connection: Connection, chain: Chain | None = None,
     found = [name for name in MISTRAL_MARKER_TABLES if name in tables]
     if not found:
         return
-    hint = "compare it with `mistral-db-manage history` and record its revision with `stamp`"
-    if chain is not None and dialect is not None:
-        matches = matching_revisions(connection, chain, dialect)
-        if matches:
-            hint = (
-                f"its schema is exactly revision {matches[-1]}'s: run "
-                f"`mistral-db-manage stamp {matches[-1]}` and then upgrade"
-            )
-        else:
-            hint = (
-                "its schema matches no revision of the chain (see `verify` after stamping "
-                "the closest one, or `stamp --force`)"
-            )
+    matches = matching_revisions(connection, chain, dialect)
+    if matches:
+        hint = (
+            f"its schema is exactly revision {matches[-1]}'s: run "
+            f"`mistral-db-manage stamp {matches[-1]}` and then upgrade"
+        )
+    else:
+        hint = (
+            "its schema matches no revision of the chain: compare it with `history`, "
+            "stamp the closest revision with `stamp --force` and review `verify`"
+        )
     raise UnversionedDatabaseError(
         f"the database has Mistral tables ({', '.join(found)}) but no version record; {hint}"
     )
@@ -251,11 +256,8 @@ def current(settings: Settings, *, versions_dir: Path | None = None) -> CurrentS
     rows = read_version_quickly(settings.connection)
     if rows is not None and len(rows) == 1 and rows[0] in chain:
         return CurrentState(rows[0], chain.head)
-    with _connect(settings) as (connection, dialect):
-        revision = _recorded_revision(connection, chain)
-        if revision is None:
-            _refuse_unversioned(connection, chain, dialect)
-        return CurrentState(revision, chain.head)
+    with _open(settings) as database:
+        return CurrentState(_revision_or_refuse(database, chain), chain.head)
 
 
 def history(
@@ -556,12 +558,9 @@ def plan(
 
     chain = load_chain(versions_dir)
     with _open(settings) as database:
-        connection = database.connection
-        start = _recorded_revision(connection, chain)
-        if start is None:
-            _refuse_unversioned(connection, chain, database.dialect)
+        start = _revision_or_refuse(database, chain)
         end = _resolve_target(chain, target, delta, start)
-        return build_plan(chain, database.dialect, start, end, connection)
+        return build_plan(chain, database.dialect, start, end, database.connection)
 
 
 @dataclass(frozen=True)
@@ -581,12 +580,11 @@ def verify(settings: Settings, *, versions_dir: Path | None = None) -> VerifyRes
 
     chain = load_chain(versions_dir)
     with _open(settings) as database:
-        connection = database.connection
-        revision = _recorded_revision(connection, chain)
-        if revision is None:
-            _refuse_unversioned(connection, chain, database.dialect)
-        differences = verify_state(connection, state_at(chain, database.dialect, revision))
-        connection.rollback()
+        revision = _revision_or_refuse(database, chain)
+        differences = verify_state(
+            database.connection, state_at(chain, database.dialect, revision)
+        )
+        database.connection.rollback()
         return VerifyResult(revision, tuple(differences))
 
 
