@@ -178,3 +178,37 @@ def test_quick_version_reader_agrees_with_the_full_path(fresh_db: FreshDatabase)
     assert read_version_quickly(fresh_db.url + ("&" if "?" in fresh_db.url else "?") + "x=1") \
         is None
     assert read_version_quickly("oracle://scott@db/x") is None
+
+
+def test_progress_bar_on_a_terminal(sqlite_db: FreshDatabase, tmp_path: Path) -> None:
+    """On a terminal, revisions show as a bar; elsewhere as log lines."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    conf = write_config(tmp_path, sqlite_db.url)
+    assert run_cli("--config-file", str(conf), "upgrade", "001", cwd=tmp_path).returncode == 0
+    controller, terminal = pty.openpty()
+    env = dict(os.environ, HOME=str(tmp_path))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mistral_db_manage", "--config-file", str(conf),
+         "upgrade", "head", "--no-backup"],
+        stdout=subprocess.DEVNULL, stderr=terminal, cwd=tmp_path, env=env,
+    )
+    os.close(terminal)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    process.wait(timeout=120)
+    os.close(controller)
+    assert process.returncode == 0
+    text = output.decode()
+    assert "\r[" in text and "] 0/45 002" in text
+    assert "Running upgrade" not in text
