@@ -155,7 +155,11 @@ class Progress:
 
     def __call__(self, event: str, revision: Revision, seconds: float) -> None:
         title = revision.message.splitlines()[0] if revision.message else ""
-        if event == "start":
+        if event == "create":
+            log.info("Creating the schema of revision %s at once (the database is empty)",
+                     revision.id)
+            self.done = self.total - 1
+        elif event == "start":
             if self.tty:
                 width = 30
                 filled = width * self.done // max(self.total, 1)

@@ -276,7 +276,7 @@ class Executor:
         state = state_at(self.chain, self.dialect, end)
         began = time.perf_counter()
         target = self.chain.get(end)
-        self.progress("start", target, 0.0)
+        self.progress("create", target, 0.0)
         journaled = not TRANSACTIONAL_DDL[self.dialect]
         if journaled:
             from . import journal
