@@ -611,3 +611,63 @@ class DropForeignKey(Operation):
         name = self._find(ctx.state).name
         assert name is not None
         ctx.operations.drop_constraint(name, self.table, type_="foreignkey")
+
+
+@dataclass
+class SetDefault(Operation):
+    """Set (or with ``default=None`` drop) a column's server default."""
+
+    table: str
+    column: str
+    default: str | None
+
+    def tables(self) -> tuple[str, ...]:
+        return (self.table,)
+
+    def describe(self) -> str:
+        if self.default is None:
+            return f"drop the default of {self.table}.{self.column}"
+        return f"set the default of {self.table}.{self.column} to {self.default}"
+
+    def apply_state(self, state: SchemaState) -> None:
+        state.table(self.table).column(self.column).server_default = self.default
+
+    def run(self, ctx: RunContext) -> None:
+        if ctx.dialect == "sqlite":
+            rebuild_sqlite_table(ctx, self.after(ctx.state), self.table)
+            return
+        old = ctx.state.table(self.table).column(self.column)
+        ctx.operations.alter_column(
+            self.table,
+            self.column,
+            server_default=text(self.default) if self.default is not None else None,
+            existing_type=old.type,
+            existing_nullable=old.nullable,
+        )
+
+
+SERVER_DIALECTS = ("postgresql", "mysql")
+
+
+def add_column_with_value(table: str, column: Col, value: str) -> list[Operation]:
+    """Add a nullable column whose existing rows all get ``value`` (an SQL literal).
+
+    On PostgreSQL (11+) and MariaDB (10.3+) adding a column with a constant
+    default touches no row, and dropping the default afterwards leaves the
+    existing rows with the value and the column without a default: the same
+    schema and rows as ADD COLUMN followed by UPDATE, in constant time instead
+    of rewriting every row.  SQLite adds the column and updates the rows.
+    Each step is one operation, so an interrupted MySQL run resumes exactly.
+    """
+    with_default = Col(column.name, column.type, column.nullable, server_default=value)
+    return [
+        AddColumn(table, with_default, dialects=SERVER_DIALECTS),
+        SetDefault(table, column.name, None, dialects=SERVER_DIALECTS),
+        AddColumn(table, column, dialects=("sqlite",)),
+        Sql(
+            f"set {table}.{column.name} to {value} in existing rows",
+            {"sqlite": [f"UPDATE {table} SET {column.name} = {value}"]},
+            table_names=(table,),
+            dialects=("sqlite",),
+        ),
+    ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import String
 
-from mistral_db_manage.migrations.ops import AddColumn, Col, Sql
+from mistral_db_manage.migrations.ops import Col, Sql, add_column_with_value
 
 revision = "020"
 down_revision = "019"
@@ -115,35 +115,38 @@ SELECT json_extract('{{}}', 'task_executions_v2 row ' || id || ': spec is '
     ],
 }
 
+# Only rows whose text could hold the string "workflow" are parsed again: the
+# word itself, or a \u escape that might spell it.  Every other row is an
+# ACTION, the value the column is added with.
 _CLASSIFY = {
     "postgresql": [
-        """
-UPDATE task_executions_v2 SET type = CASE json_typeof(spec::json)
-    WHEN 'object' THEN
-        CASE WHEN spec::json -> 'workflow' IS NOT NULL THEN 'WORKFLOW' ELSE 'ACTION' END
-    WHEN 'array' THEN
-        CASE WHEN 'workflow' IN (SELECT json_array_elements_text(spec::json))
-             THEN 'WORKFLOW' ELSE 'ACTION' END
-    WHEN 'string' THEN
-        CASE WHEN strpos(spec::json #>> '{}', 'workflow') > 0 THEN 'WORKFLOW' ELSE 'ACTION' END
-    ELSE 'ACTION'
-END
+        r"""
+UPDATE task_executions_v2 SET type = 'WORKFLOW'
+ WHERE (strpos(spec, 'workflow') > 0 OR strpos(spec, '\u') > 0)
+   AND CASE json_typeof(spec::json)
+       WHEN 'object' THEN spec::json -> 'workflow' IS NOT NULL
+       WHEN 'array' THEN 'workflow' IN (SELECT json_array_elements_text(spec::json))
+       WHEN 'string' THEN strpos(spec::json #>> '{}', 'workflow') > 0
+       ELSE false
+       END
 """,
     ],
     "mysql": [
         # LOCATE with a binary argument compares case-sensitively (the
-        # column's collation would not).
+        # column's collation would not).  CHAR(92) is a backslash.
         """
-UPDATE task_executions_v2 SET type = CASE JSON_TYPE(spec)
-    WHEN 'OBJECT' THEN IF(JSON_CONTAINS_PATH(spec, 'one', '$.workflow'), 'WORKFLOW', 'ACTION')
-    WHEN 'STRING' THEN IF(LOCATE(BINARY 'workflow', JSON_UNQUOTE(spec)) > 0, 'WORKFLOW', 'ACTION')
-    ELSE 'ACTION'
-END
+UPDATE task_executions_v2 SET type = 'WORKFLOW'
+ WHERE (LOCATE(BINARY 'workflow', spec) > 0 OR LOCATE(CONCAT(CHAR(92), 'u'), spec) > 0)
+   AND CASE JSON_TYPE(spec)
+       WHEN 'OBJECT' THEN JSON_CONTAINS_PATH(spec, 'one', '$.workflow')
+       WHEN 'STRING' THEN LOCATE(BINARY 'workflow', JSON_UNQUOTE(spec)) > 0
+       ELSE 0
+       END
 """,
         # Arrays, and objects whose keys contain escapes (which
         # JSON_CONTAINS_PATH does not decode): the top-level elements, or the
         # keys, are visited one by one, because JSON_SEARCH ignores case and
-        # JSON_CONTAINS also looks into nested arrays.  CHAR(92) is a backslash.
+        # JSON_CONTAINS also looks into nested arrays.
         """
 UPDATE task_executions_v2
   JOIN (
@@ -151,8 +154,9 @@ UPDATE task_executions_v2
     lists (id, list) AS (
         SELECT id, IF(JSON_TYPE(spec) = 'ARRAY', spec, JSON_KEYS(spec))
           FROM task_executions_v2
-         WHERE JSON_TYPE(spec) = 'ARRAY'
-            OR (JSON_TYPE(spec) = 'OBJECT' AND LOCATE(CHAR(92), JSON_KEYS(spec)) > 0)
+         WHERE (LOCATE(BINARY 'workflow', spec) > 0 OR LOCATE(CONCAT(CHAR(92), 'u'), spec) > 0)
+           AND (JSON_TYPE(spec) = 'ARRAY'
+                OR (JSON_TYPE(spec) = 'OBJECT' AND LOCATE(CHAR(92), JSON_KEYS(spec)) > 0))
     ),
     positions (id, size, n) AS (
         SELECT id, JSON_LENGTH(list), 0 FROM lists WHERE JSON_LENGTH(list) > 0
@@ -170,19 +174,16 @@ UPDATE task_executions_v2
     ],
     "sqlite": [
         """
-UPDATE task_executions_v2 SET type = CASE json_type(spec)
-    WHEN 'object' THEN
-        CASE WHEN EXISTS (SELECT 1 FROM json_each(task_executions_v2.spec) AS e
-                           WHERE e.key = 'workflow')
-             THEN 'WORKFLOW' ELSE 'ACTION' END
-    WHEN 'array' THEN
-        CASE WHEN EXISTS (SELECT 1 FROM json_each(task_executions_v2.spec) AS e
-                           WHERE e.type = 'text' AND e.value = 'workflow')
-             THEN 'WORKFLOW' ELSE 'ACTION' END
-    WHEN 'text' THEN
-        CASE WHEN instr(json_extract(spec, '$'), 'workflow') > 0 THEN 'WORKFLOW' ELSE 'ACTION' END
-    ELSE 'ACTION'
-END
+UPDATE task_executions_v2 SET type = 'WORKFLOW'
+ WHERE (instr(spec, 'workflow') > 0 OR instr(spec, '\\u') > 0)
+   AND CASE json_type(spec)
+       WHEN 'object' THEN EXISTS (SELECT 1 FROM json_each(task_executions_v2.spec) AS e
+                                   WHERE e.key = 'workflow')
+       WHEN 'array' THEN EXISTS (SELECT 1 FROM json_each(task_executions_v2.spec) AS e
+                                  WHERE e.type = 'text' AND e.value = 'workflow')
+       WHEN 'text' THEN instr(json_extract(spec, '$'), 'workflow') > 0
+       ELSE 0
+       END
 """,
     ],
 }
@@ -195,9 +196,11 @@ operations = [
         _CHECK,
         data=False,
     ),
-    AddColumn("task_executions_v2", Col("type", String(10))),
+    # Every existing row starts as an ACTION (constant time on PostgreSQL and
+    # MariaDB); the UPDATE below turns the workflow tasks into WORKFLOW.
+    *add_column_with_value("task_executions_v2", Col("type", String(10)), "'ACTION'"),
     Sql(
-        "set task_executions_v2.type to WORKFLOW or ACTION from the spec",
+        "set task_executions_v2.type to WORKFLOW where the spec says so",
         _CLASSIFY,
         table_names=("task_executions_v2",),
     ),
