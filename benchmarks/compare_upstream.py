@@ -318,9 +318,9 @@ def load(db: Database, gen: datagen.Generator, tsv: dict[str, Path] | None) -> N
             conn.execute("PRAGMA journal_mode = DELETE")
             conn.execute("PRAGMA synchronous = OFF")
             for table in datagen.TABLE_ORDER:
-                cols = datagen.COLUMNS[table]
-                quoted = ", ".join(f'"{c}"' for c in cols)
-                marks = ", ".join("?" * len(cols))
+                names = datagen.COLUMNS[table]
+                quoted = ", ".join(f'"{c}"' for c in names)
+                marks = ", ".join("?" * len(names))
                 conn.executemany(f"INSERT INTO {table} ({quoted}) VALUES ({marks})",
                                  gen.rows(table))
             conn.commit()
@@ -420,6 +420,11 @@ class Bench:
     rows: list[Row] = field(default_factory=list)
     seq: int = 0
     upstream_rate: dict[str, tuple[int, float]] = field(default_factory=dict)
+
+    def checkpoint(self) -> None:
+        """Write the rows so far to ``--out``, so an interrupted run still leaves a table."""
+        if self.args.out:
+            self.args.out.write_text(render(self.rows, ["(partial: the run is not finished)"]))
 
     def logfile(self, what: str) -> Path:
         self.seq += 1
@@ -593,7 +598,7 @@ def _versions(python: Path, packages: Sequence[str]) -> str:
                              timeout=60).stdout
     except OSError:
         return "?"
-    return ", ".join(line.replace(" ", " ", 1) for line in out.splitlines())
+    return ", ".join(out.splitlines())
 
 
 def machine_description(dialects: Sequence[str], upstream_venv: Path | None) -> list[str]:
@@ -719,6 +724,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         f" MB of TSV in {time.perf_counter() - t0:.0f} s")
                 for dialect in order:
                     bench.data_upgrade(dialect, n, tsv, gen, refs)
+                    bench.checkpoint()
                 for ref in refs.values():
                     ref.drop()
                 refs.clear()
@@ -727,6 +733,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.skip_empty:
             for dialect in order:
                 bench.empty_and_current(dialect)
+                bench.checkpoint()
     finally:
         for ref in refs.values():
             with contextlib.suppress(Exception):
