@@ -70,7 +70,10 @@ $mdm_020$
 """,
     ],
     # MariaDB: a conditional SIGNAL, prepared from a variable so that no
-    # compound statement is needed (scripts run with the mysql client).
+    # compound statement is needed (scripts run with the mysql client).  A
+    # valid JSON text is an object, array or string exactly when its first
+    # non-blank character is {, [ or ": a cheap test that leaves one JSON
+    # parse per row (JSON_VALID).
     "mysql": [
         f"""
 SET @mdm_020_problem = (
@@ -82,9 +85,9 @@ SET @mdm_020_problem = (
                        ELSE 'a JSON number' END,
                   '{_EXPLANATION}')
       FROM task_executions_v2
-     WHERE CASE WHEN spec IS NULL OR JSON_VALID(spec) = 0 THEN 1
-                WHEN JSON_TYPE(spec) IN ('OBJECT', 'ARRAY', 'STRING') THEN 0
-                ELSE 1 END = 1
+     WHERE spec IS NULL
+        OR NOT spec REGEXP '^[[:space:]]*[[{{"]'
+        OR JSON_VALID(spec) = 0
      LIMIT 1)
 """,
         """
@@ -123,53 +126,41 @@ _CLASSIFY = {
         r"""
 UPDATE task_executions_v2 SET type = 'WORKFLOW'
  WHERE (strpos(spec, 'workflow') > 0 OR strpos(spec, '\u') > 0)
-   AND CASE json_typeof(spec::json)
-       WHEN 'object' THEN spec::json -> 'workflow' IS NOT NULL
-       WHEN 'array' THEN 'workflow' IN (SELECT json_array_elements_text(spec::json))
-       WHEN 'string' THEN strpos(spec::json #>> '{}', 'workflow') > 0
-       ELSE false
+   AND CASE WHEN spec ~ '^\s*\{' THEN spec::json -> 'workflow' IS NOT NULL
+            WHEN spec ~ '^\s*\[' THEN 'workflow' IN (SELECT json_array_elements_text(spec::json))
+            WHEN spec ~ '^\s*"' THEN strpos(spec::json #>> '{}', 'workflow') > 0
+            ELSE false
        END
 """,
     ],
     "mysql": [
-        # LOCATE with a binary argument compares case-sensitively (the
-        # column's collation would not).  CHAR(92) is a backslash.
+        # One pass over the candidates.  LOCATE with a binary argument compares
+        # case-sensitively (the column's collation would not); CHAR(92) is a
+        # backslash.  JSON_CONTAINS_PATH does not decode escaped keys and
+        # JSON_SEARCH ignores case, so arrays, and the keys of objects written
+        # with \u escapes, are unpacked with JSON_TABLE, whose string columns
+        # hold the decoded text.
         """
 UPDATE task_executions_v2 SET type = 'WORKFLOW'
  WHERE (LOCATE(BINARY 'workflow', spec) > 0 OR LOCATE(CONCAT(CHAR(92), 'u'), spec) > 0)
-   AND CASE JSON_TYPE(spec)
-       WHEN 'OBJECT' THEN JSON_CONTAINS_PATH(spec, 'one', '$.workflow')
-       WHEN 'STRING' THEN LOCATE(BINARY 'workflow', JSON_UNQUOTE(spec)) > 0
-       ELSE 0
+   AND CASE WHEN spec REGEXP '^[[:space:]]*[{]' THEN
+                JSON_CONTAINS_PATH(spec, 'one', '$.workflow')
+                OR (LOCATE(CONCAT(CHAR(92), 'u'), spec) > 0
+                    AND EXISTS (SELECT 1
+                                  FROM JSON_TABLE(JSON_KEYS(spec), '$[*]'
+                                                  COLUMNS (k LONGTEXT PATH '$')) AS object_keys
+                                 WHERE BINARY object_keys.k = 'workflow'))
+            WHEN spec REGEXP '^[[:space:]]*[[]' THEN
+                EXISTS (SELECT 1
+                          FROM JSON_TABLE(spec, '$[*]'
+                                          COLUMNS (v LONGTEXT PATH '$',
+                                                   j JSON PATH '$')) AS elements
+                         WHERE BINARY elements.v = 'workflow'
+                           AND JSON_TYPE(elements.j) = 'STRING')
+            WHEN spec REGEXP '^[[:space:]]*"' THEN
+                LOCATE(BINARY 'workflow', JSON_UNQUOTE(spec)) > 0
+            ELSE 0
        END
-""",
-        # Arrays, and objects whose keys contain escapes (which
-        # JSON_CONTAINS_PATH does not decode): the top-level elements, or the
-        # keys, are visited one by one, because JSON_SEARCH ignores case and
-        # JSON_CONTAINS also looks into nested arrays.
-        """
-UPDATE task_executions_v2
-  JOIN (
-    WITH RECURSIVE
-    lists (id, list) AS (
-        SELECT id, IF(JSON_TYPE(spec) = 'ARRAY', spec, JSON_KEYS(spec))
-          FROM task_executions_v2
-         WHERE (LOCATE(BINARY 'workflow', spec) > 0 OR LOCATE(CONCAT(CHAR(92), 'u'), spec) > 0)
-           AND (JSON_TYPE(spec) = 'ARRAY'
-                OR (JSON_TYPE(spec) = 'OBJECT' AND LOCATE(CHAR(92), JSON_KEYS(spec)) > 0))
-    ),
-    positions (id, size, n) AS (
-        SELECT id, JSON_LENGTH(list), 0 FROM lists WHERE JSON_LENGTH(list) > 0
-        UNION ALL
-        SELECT id, size, n + 1 FROM positions WHERE n + 1 < size
-    )
-    SELECT DISTINCT lists.id
-      FROM positions JOIN lists ON lists.id = positions.id
-     WHERE JSON_TYPE(JSON_EXTRACT(lists.list, CONCAT('$[', positions.n, ']'))) = 'STRING'
-       AND BINARY JSON_UNQUOTE(JSON_EXTRACT(lists.list, CONCAT('$[', positions.n, ']')))
-           = 'workflow'
-  ) AS workflow_rows ON workflow_rows.id = task_executions_v2.id
-   SET task_executions_v2.type = 'WORKFLOW'
 """,
     ],
     "sqlite": [
