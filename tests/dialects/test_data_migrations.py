@@ -31,8 +31,13 @@ SPECS: dict[str, Any] = {
     "t-str-case": "WORKFLOW",
     "t-str-miss": "work flow",
     "t-escaped-key": None,  # raw text below
+    "t-str-space": None,
+    "t-value-only": {"a": "workflow", "workflow_name": "x"},
 }
-RAW_SPECS = {"t-escaped-key": '{"work\\u0066low": true}'}
+RAW_SPECS = {
+    "t-escaped-key": '{"work\\u0066low": true}',
+    "t-str-space": ' \n "a workflow"',
+}
 
 
 def spec_text(task_id: str) -> str:

@@ -118,14 +118,15 @@ SELECT json_extract('{{}}', 'task_executions_v2 row ' || id || ': spec is '
     ],
 }
 
-# Only rows whose text could hold the string "workflow" are parsed again: the
-# word itself, or a \u escape that might spell it.  Every other row is an
-# ACTION, the value the column is added with.
+# Only rows whose text could make them a WORKFLOW are parsed again: a key or
+# an array element "workflow" is written "workflow", quotes included, unless a
+# \u escape spells it, and a string spec starts with a quote.  Every other
+# row is an ACTION, the value the column is added with.
 _CLASSIFY = {
     "postgresql": [
         r"""
 UPDATE task_executions_v2 SET type = 'WORKFLOW'
- WHERE (strpos(spec, 'workflow') > 0 OR strpos(spec, '\u') > 0)
+ WHERE (strpos(spec, '"workflow"') > 0 OR strpos(spec, '\u') > 0 OR spec ~ '^\s*"')
    AND CASE WHEN spec ~ '^\s*\{' THEN spec::json -> 'workflow' IS NOT NULL
             WHEN spec ~ '^\s*\[' THEN 'workflow' IN (SELECT json_array_elements_text(spec::json))
             WHEN spec ~ '^\s*"' THEN strpos(spec::json #>> '{}', 'workflow') > 0
@@ -142,7 +143,8 @@ UPDATE task_executions_v2 SET type = 'WORKFLOW'
         # hold the decoded text.
         """
 UPDATE task_executions_v2 SET type = 'WORKFLOW'
- WHERE (LOCATE(BINARY 'workflow', spec) > 0 OR LOCATE(CONCAT(CHAR(92), 'u'), spec) > 0)
+ WHERE (LOCATE(BINARY '"workflow"', spec) > 0 OR LOCATE(CONCAT(CHAR(92), 'u'), spec) > 0
+        OR spec REGEXP '^[[:space:]]*"')
    AND CASE WHEN spec REGEXP '^[[:space:]]*[{]' THEN
                 JSON_CONTAINS_PATH(spec, 'one', '$.workflow')
                 OR (LOCATE(CONCAT(CHAR(92), 'u'), spec) > 0
@@ -166,7 +168,8 @@ UPDATE task_executions_v2 SET type = 'WORKFLOW'
     "sqlite": [
         """
 UPDATE task_executions_v2 SET type = 'WORKFLOW'
- WHERE (instr(spec, 'workflow') > 0 OR instr(spec, '\\u') > 0)
+ WHERE (instr(spec, '"workflow"') > 0 OR instr(spec, '\\u') > 0
+        OR ltrim(spec, ' ' || char(9, 10, 13)) LIKE '"%')
    AND CASE json_type(spec)
        WHEN 'object' THEN EXISTS (SELECT 1 FROM json_each(task_executions_v2.spec) AS e
                                    WHERE e.key = 'workflow')
