@@ -201,14 +201,41 @@ def test_history_applied(fresh_db: FreshDatabase, tmp_path: Path) -> None:
 @pytest.mark.dialects("sqlite")
 def test_sqlite_backup(fresh_db: FreshDatabase, tmp_path: Path) -> None:
     conf = write_config(tmp_path, fresh_db.url)
-    assert run_cli("--config-file", str(conf), "upgrade", "030", cwd=tmp_path).returncode == 0
+    database = Path(fresh_db.name)
+    assert run_cli("--config-file", str(conf), "upgrade", "010", cwd=tmp_path).returncode == 0
+    skipped = run_cli("--config-file", str(conf), "upgrade", "030", "--no-backup",
+                      cwd=tmp_path)
+    assert skipped.returncode == 0, skipped.stderr
+    assert list(database.parent.glob(database.name + ".*.bak")) == []
     result = run_cli("--config-file", str(conf), "upgrade", "head", cwd=tmp_path)
     assert result.returncode == 0
-    database = Path(fresh_db.name)
-    backups = list(database.parent.glob(database.name + ".030-*.bak"))
-    assert len(backups) == 1 and str(backups[0]) in result.stderr
+    backups = list(database.parent.glob(database.name + ".*.bak"))
+    assert len(backups) == 1 and backups[0].name.startswith(database.name + ".030-")
+    assert str(backups[0]) in result.stderr and "copy it back" in result.stderr
     copy = sa.create_engine(f"sqlite:///{backups[0]}")
     with copy.connect() as connection:
         assert connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() \
             == "030"
     copy.dispose()
+
+
+def test_waiting_runner_names_the_holder_and_times_out(fresh_db: FreshDatabase,
+                                                       tmp_path: Path) -> None:
+    from mistral_db_manage.runner.database import normalized_dialect, open_engine
+    from mistral_db_manage.runner.lock import migration_lock
+
+    conf = write_config(tmp_path, fresh_db.url)
+    engine = open_engine(fresh_db.url)
+    try:
+        with migration_lock(engine, normalized_dialect(engine.dialect.name), timeout=5):
+            result = run_cli("--config-file", str(conf), "--lock-timeout", "1", "upgrade",
+                             "head", cwd=tmp_path)
+    finally:
+        engine.dispose()
+    assert result.returncode == 1
+    assert "waiting for the migration lock held by" in result.stderr
+    assert "mistral-db-manage: error: another run" in result.stderr
+    assert "--lock-timeout" in result.stderr
+    assert api.current(settings_for(fresh_db.url)).revision is None
+    # Once released, the same command goes through.
+    assert run_cli("--config-file", str(conf), "upgrade", "head", cwd=tmp_path).returncode == 0
