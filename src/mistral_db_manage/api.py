@@ -172,7 +172,8 @@ def _locked(
     from .runner.lock import migration_lock
 
     with _open(settings) as database, migration_lock(
-        database.engine, database.dialect, timeout=lock_timeout, on_wait=on_wait
+        database.engine, database.dialect, connection=database.connection,
+        timeout=lock_timeout, on_wait=on_wait,
     ):
         yield database
 

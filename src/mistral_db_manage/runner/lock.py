@@ -49,10 +49,17 @@ def migration_lock(
     engine: Engine,
     dialect: str,
     *,
+    connection: Connection | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     on_wait: WaitCallback | None = None,
     report_every: float = 30.0,
 ) -> Iterator[None]:
+    """Hold the migration lock for the block.
+
+    On PostgreSQL and MySQL the lock belongs to a session: give the run's own
+    ``connection`` (the lock then survives its commits and rollbacks and dies
+    with it), or let the lock open a dedicated one.
+    """
     notify = on_wait or (lambda message: None)
     if dialect == "sqlite":
         with _sqlite_lock(engine, timeout, notify, report_every):
@@ -60,20 +67,28 @@ def migration_lock(
         return
     from .connect import connect_checked
 
-    connection = connect_checked(engine)
+    own = connection is None
+    session = connect_checked(engine) if connection is None else connection
     try:
-        connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-        lock: _ServerLock = _PostgresLock(connection) if dialect == "postgresql" else _MysqlLock(
-            connection
+        lock: _ServerLock = _PostgresLock(session) if dialect == "postgresql" else _MysqlLock(
+            session
         )
         lock.announce()
         _wait_for(lock.try_acquire, lock.holder, timeout, notify, report_every)
+        session.commit()
         try:
             yield
         finally:
-            lock.release()
+            try:
+                if session.in_transaction():
+                    session.rollback()
+                lock.release()
+                session.commit()
+            except Exception:
+                pass
     finally:
-        connection.close()
+        if own:
+            session.close()
 
 
 def _wait_for(
