@@ -163,6 +163,24 @@ class Operation:
         return new_state
 
 
+@dataclass
+class TableOperation(Operation):
+    """An operation on one existing table, named first."""
+
+    table: str
+
+    def tables(self) -> tuple[str, ...]:
+        return (self.table,)
+
+
+def _by_columns(items: Sequence[Any], columns: tuple[str, ...], what: str, table: str) -> Any:
+    """The first of ``items`` (uniques or foreign keys) on exactly ``columns``."""
+    for item in items:
+        if item.columns == columns:
+            return item
+    raise KeyError(f"no {what} on {table}{columns}")
+
+
 # -- SQLite table rebuild ---------------------------------------------------------------
 
 REBUILD_PREFIX = "_mdm_rebuild_"
@@ -277,14 +295,10 @@ class DropTable(Operation):
 
 
 @dataclass
-class AddColumn(Operation):
-    table: str
+class AddColumn(TableOperation):
     column: Col
     #: SQL value given to existing rows when the column is NOT NULL without default
     fill: str | None = None
-
-    def tables(self) -> tuple[str, ...]:
-        return (self.table,)
 
     def describe(self) -> str:
         return f"add column {self.table}.{self.column.name}"
@@ -312,12 +326,8 @@ class AddColumn(Operation):
 
 
 @dataclass
-class DropColumn(Operation):
-    table: str
+class DropColumn(TableOperation):
     column: str
-
-    def tables(self) -> tuple[str, ...]:
-        return (self.table,)
 
     def describe(self) -> str:
         return f"drop column {self.table}.{self.column}"
@@ -337,14 +347,10 @@ class DropColumn(Operation):
 
 
 @dataclass
-class AlterColumn(Operation):
-    table: str
+class AlterColumn(TableOperation):
     column: str
     type: TypeEngine[Any] | None = None
     nullable: bool | None = None
-
-    def tables(self) -> tuple[str, ...]:
-        return (self.table,)
 
     def describe(self) -> str:
         changes = []
@@ -388,12 +394,8 @@ class AlterColumn(Operation):
 
 
 @dataclass
-class AddUnique(Operation):
-    table: str
+class AddUnique(TableOperation):
     columns: tuple[str, ...]
-
-    def tables(self) -> tuple[str, ...]:
-        return (self.table,)
 
     def describe(self) -> str:
         return f"add unique constraint on {self.table}({', '.join(self.columns)})"
@@ -414,23 +416,18 @@ class AddUnique(Operation):
 
 
 @dataclass
-class DropUnique(Operation):
+class DropUnique(TableOperation):
     """Drop the unique constraint of ``table`` on exactly ``columns`` (the first one)."""
 
-    table: str
     columns: tuple[str, ...]
-
-    def tables(self) -> tuple[str, ...]:
-        return (self.table,)
 
     def describe(self) -> str:
         return f"drop unique constraint on {self.table}({', '.join(self.columns)})"
 
     def _find(self, state: SchemaState) -> UniqueState:
-        for unique in state.table(self.table).uniques:
-            if unique.columns == self.columns:
-                return unique
-        raise KeyError(f"no unique constraint on {self.table}{self.columns}")
+        uniques = state.table(self.table).uniques
+        found: UniqueState = _by_columns(uniques, self.columns, "unique constraint", self.table)
+        return found
 
     def apply_state(self, state: SchemaState) -> None:
         table = state.table(self.table)
@@ -451,8 +448,7 @@ class DropUnique(Operation):
 
 
 @dataclass
-class AddForeignKey(Operation):
-    table: str
+class AddForeignKey(TableOperation):
     foreign_key: FK
 
     def tables(self) -> tuple[str, ...]:
@@ -577,23 +573,18 @@ class Sql(Operation):
 
 
 @dataclass
-class DropForeignKey(Operation):
+class DropForeignKey(TableOperation):
     """Drop the foreign key of ``table`` on exactly ``columns``."""
 
-    table: str
     columns: tuple[str, ...]
-
-    def tables(self) -> tuple[str, ...]:
-        return (self.table,)
 
     def describe(self) -> str:
         return f"drop foreign key {self.table}({', '.join(self.columns)})"
 
     def _find(self, state: SchemaState) -> ForeignKeyState:
-        for fk in state.table(self.table).foreign_keys:
-            if fk.columns == self.columns:
-                return fk
-        raise KeyError(f"no foreign key on {self.table}{self.columns}")
+        keys = state.table(self.table).foreign_keys
+        found: ForeignKeyState = _by_columns(keys, self.columns, "foreign key", self.table)
+        return found
 
     def apply_state(self, state: SchemaState) -> None:
         table = state.table(self.table)
@@ -614,15 +605,11 @@ class DropForeignKey(Operation):
 
 
 @dataclass
-class SetDefault(Operation):
+class SetDefault(TableOperation):
     """Set (or with ``default=None`` drop) a column's server default."""
 
-    table: str
     column: str
     default: str | None
-
-    def tables(self) -> tuple[str, ...]:
-        return (self.table,)
 
     def describe(self) -> str:
         if self.default is None:
