@@ -17,7 +17,6 @@ import pytest
 
 from mistral_db_manage.catalog.dsl import (
     action_input_text,
-    format_path,
     is_expression,
     parse_actions,
     parse_workbook,
@@ -25,6 +24,7 @@ from mistral_db_manage.catalog.dsl import (
     read_definition_file,
     split_command,
 )
+from mistral_db_manage.catalog.yamlmarks import format_path
 from mistral_db_manage.errors import DefinitionError
 
 FILENAME = "site/broken.yaml"

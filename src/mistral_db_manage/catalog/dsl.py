@@ -9,10 +9,8 @@ Errors
     Every problem is a :class:`~mistral_db_manage.errors.DefinitionError` whose
     message reads ``FILE:LINE: PATH: what is wrong``.  ``PATH`` is the dotted
     path of the offending key (``create_vm.tasks.boot.on-success[1]``;
-    ``(document)`` for the file as a whole).  YAML is composed with a
-    :class:`yaml.SafeLoader` subclass so every key keeps its line; for YAML
-    syntax errors the path is the chain of keys enclosing the error line,
-    read from the indentation.
+    ``(document)`` for the file as a whole).  Lines and paths come from
+    :mod:`.yamlmarks`, which loads YAML keeping the line of every key.
 
 Row values (facts of upstream Mistral 23.0.0, see tests/reference/upstream-populate.json)
     * ``spec`` of a workflow: the workflow's own mapping in file order, then
@@ -65,7 +63,6 @@ import copy
 import hashlib
 import itertools
 import json
-import math
 import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -73,9 +70,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import MappingNode
 
+from mistral_db_manage.catalog.yamlmarks import (
+    Document,
+    Index,
+    KeyPath,
+    load_document,
+)
 from mistral_db_manage.errors import DefinitionError
 
 DSL_VERSION = "2.0"
@@ -162,13 +164,6 @@ _NEXT_TASK_FORMS = (
 )
 _WITH_ITEMS = re.compile(r"\s*([\w\-]+)\s*in\s*(\[.+\]|" + _YAQL + "|" + _JINJA + ")")
 _WORKBOOK_ENTRY = re.compile(r"^[\w-]+$")
-
-_MAP_TAG = "tag:yaml.org,2002:map"
-_SEQ_TAG = "tag:yaml.org,2002:seq"
-_MERGE_TAG = "tag:yaml.org,2002:merge"
-_SCALAR_TAGS = frozenset(
-    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null")
-)
 
 
 # --------------------------------------------------------------------------- results
@@ -287,7 +282,7 @@ def parse_workflows(
     text: str, filename: str, *, source: str | None = None
 ) -> list[WorkflowDefinition]:
     """Parse and validate a workflow file; one :class:`WorkflowDefinition` per workflow."""
-    doc = _load(text, filename)
+    doc = load_document(text, filename)
     check = _Checker(doc)
     top = check.top_level(doc.value, "workflow")
     if "workflows" in top and "name" in top:
@@ -317,7 +312,7 @@ def parse_workflows(
 
 def parse_actions(text: str, filename: str, *, source: str | None = None) -> list[ActionDefinition]:
     """Parse and validate an ad-hoc action file; one :class:`ActionDefinition` per action."""
-    doc = _load(text, filename)
+    doc = load_document(text, filename)
     check = _Checker(doc)
     top = check.top_level(doc.value, "action")
     return [
@@ -329,7 +324,7 @@ def parse_actions(text: str, filename: str, *, source: str | None = None) -> lis
 
 def parse_workbook(text: str, filename: str, *, source: str | None = None) -> WorkbookDefinition:
     """Parse and validate a workbook (``version``, ``name``, ``workflows``, ``actions``)."""
-    doc = _load(text, filename)
+    doc = load_document(text, filename)
     check = _Checker(doc)
     body = check.mapping((), doc.value, "a workbook")
     check.allowed_keys((), body, WORKBOOK_KEYS, "a workbook")
@@ -386,218 +381,6 @@ def parse_workbook(text: str, filename: str, *, source: str | None = None) -> Wo
         filename=filename,
         source=source or filename,
     )
-
-
-# --------------------------------------------------------------------------- YAML with lines
-
-KeyPath = tuple[Any, ...]
-
-
-class _Index(int):
-    """A list position inside a :data:`KeyPath` (a plain value is a mapping key)."""
-
-
-def format_path(path: KeyPath) -> str:
-    """``a.b[2].c`` for a key path; ``(document)`` for the empty path."""
-    if not path:
-        return "(document)"
-    out = ""
-    for part in path:
-        if isinstance(part, _Index):
-            out += f"[{int(part)}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out
-
-
-class _Loader(yaml.SafeLoader):
-    """A SafeLoader used in two steps: compose (nodes keep their marks), then build values."""
-
-
-@dataclass(frozen=True)
-class _Document:
-    filename: str
-    text: str
-    root: Node
-    value: Any
-    lines: dict[KeyPath, int]
-
-    def line_of(self, path: KeyPath) -> int:
-        while path and path not in self.lines:
-            path = path[:-1]
-        return self.lines.get(path, 1)
-
-    def error(self, path: KeyPath, message: str) -> DefinitionError:
-        return DefinitionError(
-            f"{self.filename}:{self.line_of(path)}: {format_path(path)}: {message}"
-        )
-
-
-def _load(text: str, filename: str) -> _Document:
-    loader = _Loader(text)
-    try:
-        try:
-            root = loader.get_single_node()
-        except yaml.MarkedYAMLError as exc:
-            raise _yaml_error(filename, text, exc) from None
-        except yaml.YAMLError as exc:
-            raise _yaml_error(filename, text, exc) from None
-        if root is None:
-            raise DefinitionError(f"{filename}:1: (document): the file holds no YAML document")
-        builder = _Builder(loader, filename, text)
-        value = builder.build(root, ())
-        return _Document(filename, text, root, value, builder.lines)
-    finally:
-        loader.dispose()
-
-
-def _yaml_error(filename: str, text: str, exc: yaml.YAMLError) -> DefinitionError:
-    line = 1
-    if isinstance(exc, yaml.MarkedYAMLError):
-        mark = exc.problem_mark or exc.context_mark
-        if (
-            exc.context_mark is not None
-            and exc.problem_mark is not None
-            and exc.problem_mark.index >= len(text)
-        ):
-            # "unexpected end of stream": what was left open is the place to look at.
-            mark = exc.context_mark
-        if mark is not None:
-            line = mark.line + 1
-        problem = exc.problem or "syntax error"
-        if exc.context:
-            context_line = exc.context_mark.line + 1 if exc.context_mark else line
-            problem = f"{problem} ({exc.context} at line {context_line})"
-    else:
-        position = getattr(exc, "position", None)
-        if isinstance(position, int):
-            line = text.count("\n", 0, position) + 1
-        problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    path = format_path(_enclosing_keys(text, line))
-    return DefinitionError(f"{filename}:{line}: {path}: invalid YAML: {problem}")
-
-
-_KEY_LINE = re.compile(r"^(\s*)(?:-\s+)?([^\s#'\"][^:#]*?|'[^']*'|\"[^\"]*\")\s*:(?:\s|$)")
-
-
-def _enclosing_keys(text: str, line: int) -> KeyPath:
-    """The key on *line* and those whose blocks enclose it, read from indentation.
-
-    Only used for YAML syntax errors, where no node tree exists.
-    """
-    all_lines = text.splitlines()
-    lines = all_lines[: max(line - 1, 0)]
-    limit: int | None = None
-    keys: list[str] = []
-    if 0 < line <= len(all_lines):
-        current = all_lines[line - 1]
-        if current.strip():
-            limit = len(current) - len(current.lstrip())
-            own = _KEY_LINE.match(current)
-            if own is not None:
-                keys.append(own.group(2).strip("'\""))
-    for raw in reversed(lines):
-        if not raw.strip() or raw.lstrip().startswith("#"):
-            continue
-        indent = len(raw) - len(raw.lstrip())
-        if limit is not None and indent >= limit:
-            continue
-        match = _KEY_LINE.match(raw)
-        if match is None:
-            if limit is None:
-                limit = indent
-            continue
-        keys.append(match.group(2).strip("'\""))
-        limit = indent
-        if indent == 0:
-            break
-    return tuple(reversed(keys))
-
-
-class _Builder:
-    """Builds Python values from nodes, recording the line of every key and item."""
-
-    def __init__(self, loader: _Loader, filename: str, text: str) -> None:
-        self.loader = loader
-        self.filename = filename
-        self.text = text
-        self.lines: dict[KeyPath, int] = {}
-        self._open: set[int] = set()
-
-    def fail(self, node: Node, path: KeyPath, message: str) -> NoReturn:
-        raise DefinitionError(
-            f"{self.filename}:{node.start_mark.line + 1}: {format_path(path)}: {message}"
-        )
-
-    def build(self, node: Node, path: KeyPath) -> Any:
-        self.lines.setdefault(path, node.start_mark.line + 1)
-        if isinstance(node, ScalarNode):
-            return self.scalar(node, path)
-        if id(node) in self._open:
-            self.fail(node, path, "a YAML alias refers to a node that contains it")
-        self._open.add(id(node))
-        try:
-            if isinstance(node, SequenceNode):
-                if node.tag != _SEQ_TAG:
-                    self.fail(node, path, f"the YAML tag {node.tag!r} is not allowed here")
-                items = []
-                for index, child in enumerate(node.value):
-                    child_path = (*path, _Index(index))
-                    self.lines[child_path] = child.start_mark.line + 1
-                    items.append(self.build(child, child_path))
-                return items
-            if isinstance(node, MappingNode):
-                return self.mapping(node, path)
-            self.fail(node, path, "unsupported YAML node")
-        finally:
-            self._open.discard(id(node))
-
-    def mapping(self, node: MappingNode, path: KeyPath) -> dict[Any, Any]:
-        if node.tag != _MAP_TAG:
-            self.fail(node, path, f"the YAML tag {node.tag!r} is not allowed here")
-        explicit = {id(key) for key, _ in node.value if key.tag != _MERGE_TAG}
-        try:
-            self.loader.flatten_mapping(node)
-        except yaml.MarkedYAMLError as exc:
-            raise _yaml_error(self.filename, self.text, exc) from None
-        result: dict[Any, Any] = {}
-        first_line: dict[Any, int] = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, ScalarNode):
-                self.fail(key_node, path, "a mapping key must be a plain value")
-            key = self.scalar(key_node, path)
-            key_path = (*path, key)
-            line = key_node.start_mark.line + 1
-            if id(key_node) in explicit:
-                if key in first_line:
-                    self.fail(
-                        key_node,
-                        key_path,
-                        f"duplicate key (first at line {first_line[key]})",
-                    )
-                first_line[key] = line
-                self.lines[key_path] = line
-            else:
-                self.lines.setdefault(key_path, line)
-            result[key] = self.build(value_node, key_path)
-        return result
-
-    def scalar(self, node: ScalarNode, path: KeyPath) -> Any:
-        if node.tag not in _SCALAR_TAGS:
-            what = "a date or time" if node.tag.endswith(":timestamp") else f"tagged {node.tag!r}"
-            self.fail(
-                node,
-                path,
-                f"the value {node.value!r} is {what}, which is not allowed; "
-                "quote it to make it a string",
-            )
-        try:
-            value = self.loader.construct_object(node, deep=True)
-        except yaml.MarkedYAMLError as exc:
-            raise _yaml_error(self.filename, self.text, exc) from None
-        if isinstance(value, float) and not math.isfinite(value):
-            self.fail(node, path, f"the number {node.value!r} is not finite")
-        return value
 
 
 # --------------------------------------------------------------------------- checks
@@ -683,7 +466,7 @@ def _is_uuid_like(name: str) -> bool:
 class _Checker:
     """Validation helpers that raise located :class:`DefinitionError`."""
 
-    def __init__(self, doc: _Document) -> None:
+    def __init__(self, doc: Document) -> None:
         self.doc = doc
 
     def fail(self, path: KeyPath, message: str) -> NoReturn:
@@ -730,7 +513,7 @@ class _Checker:
             self.fail(path, f"{what} must be a non-empty list of strings, not {_describe(value)}")
         seen: set[str] = set()
         for index, item in enumerate(value):
-            item_path = (*path, _Index(index))
+            item_path = (*path, Index(index))
             self.string(item_path, item, f"each entry of {what}")
             if item in seen:
                 self.fail(item_path, f"{item!r} appears twice in {what}")
@@ -791,7 +574,7 @@ class _Checker:
             )
         seen: set[str] = set()
         for index, item in enumerate(value):
-            item_path = (*path, _Index(index))
+            item_path = (*path, Index(index))
             if isinstance(item, dict) and len(item) == 1:
                 name = next(iter(item))
             elif isinstance(item, str):
@@ -875,7 +658,7 @@ class _Checker:
         result: list[tuple[str, KeyPath]] = []
         seen: set[str] = set()
         for index, item in enumerate(value):
-            item_path = (*path, _Index(index))
+            item_path = (*path, Index(index))
             if isinstance(item, dict):
                 name = self.conditional_next(item_path, item)
             else:
@@ -906,14 +689,14 @@ class _Checker:
         if isinstance(value, str) and value:
             return [(value, path)]
         names = self.string_list(path, value, "requires")
-        return [(name, (*path, _Index(index))) for index, name in enumerate(names)]
+        return [(name, (*path, Index(index))) for index, name in enumerate(names)]
 
     def with_items(self, path: KeyPath, value: Any) -> None:
         if isinstance(value, str):
             entries = [(value, path)]
         else:
             items = self.string_list(path, value, "with-items")
-            entries = [(item, (*path, _Index(index))) for index, item in enumerate(items)]
+            entries = [(item, (*path, Index(index))) for index, item in enumerate(items)]
         for entry, entry_path in entries:
             if not entry:
                 self.fail(entry_path, "with-items must not be empty")
@@ -1196,7 +979,7 @@ def _action(
 # --------------------------------------------------------------------------- cutting
 
 
-def _cut_workflows(doc: _Document, names: Sequence[str]) -> dict[str, str]:
+def _cut_workflows(doc: Document, names: Sequence[str]) -> dict[str, str]:
     """Each workflow's own text out of a file holding several (rule in the module doc)."""
     root = doc.root
     assert isinstance(root, MappingNode)
@@ -1234,10 +1017,10 @@ def _cut_workflows(doc: _Document, names: Sequence[str]) -> dict[str, str]:
     return result
 
 
-def _verify_cut(doc: _Document, name: str, text: str) -> None:
+def _verify_cut(doc: Document, name: str, text: str) -> None:
     problem = None
     try:
-        cut = _load(text, doc.filename)
+        cut = load_document(text, doc.filename)
     except DefinitionError as exc:
         problem = str(exc)
     else:

@@ -1,0 +1,237 @@
+"""YAML documents that remember where each value came from.
+
+Definitions are loaded in two steps (compose the node tree with its marks,
+then build plain values), keeping the line of every key path so that an error
+can say ``file:line: path.to.key: what is wrong``.  Only the YAML that
+Mistral's DSL uses is accepted: mappings, sequences and plain scalars; custom
+tags, dates, duplicate keys and non-finite numbers are rejected.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from mistral_db_manage.errors import DefinitionError
+
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_SCALAR_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null")
+)
+
+
+KeyPath = tuple[Any, ...]
+
+
+class Index(int):
+    """A list position inside a :data:`KeyPath` (a plain value is a mapping key)."""
+
+
+def format_path(path: KeyPath) -> str:
+    """``a.b[2].c`` for a key path; ``(document)`` for the empty path."""
+    if not path:
+        return "(document)"
+    out = ""
+    for part in path:
+        if isinstance(part, Index):
+            out += f"[{int(part)}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+class _Loader(yaml.SafeLoader):
+    """A SafeLoader used in two steps: compose (nodes keep their marks), then build values."""
+
+
+@dataclass(frozen=True)
+class Document:
+    filename: str
+    text: str
+    root: Node
+    value: Any
+    lines: dict[KeyPath, int]
+
+    def line_of(self, path: KeyPath) -> int:
+        while path and path not in self.lines:
+            path = path[:-1]
+        return self.lines.get(path, 1)
+
+    def error(self, path: KeyPath, message: str) -> DefinitionError:
+        return DefinitionError(
+            f"{self.filename}:{self.line_of(path)}: {format_path(path)}: {message}"
+        )
+
+
+def load_document(text: str, filename: str) -> Document:
+    loader = _Loader(text)
+    try:
+        try:
+            root = loader.get_single_node()
+        except yaml.MarkedYAMLError as exc:
+            raise _yaml_error(filename, text, exc) from None
+        except yaml.YAMLError as exc:
+            raise _yaml_error(filename, text, exc) from None
+        if root is None:
+            raise DefinitionError(f"{filename}:1: (document): the file holds no YAML document")
+        builder = _Builder(loader, filename, text)
+        value = builder.build(root, ())
+        return Document(filename, text, root, value, builder.lines)
+    finally:
+        loader.dispose()
+
+
+def _yaml_error(filename: str, text: str, exc: yaml.YAMLError) -> DefinitionError:
+    line = 1
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        if (
+            exc.context_mark is not None
+            and exc.problem_mark is not None
+            and exc.problem_mark.index >= len(text)
+        ):
+            # "unexpected end of stream": what was left open is the place to look at.
+            mark = exc.context_mark
+        if mark is not None:
+            line = mark.line + 1
+        problem = exc.problem or "syntax error"
+        if exc.context:
+            context_line = exc.context_mark.line + 1 if exc.context_mark else line
+            problem = f"{problem} ({exc.context} at line {context_line})"
+    else:
+        position = getattr(exc, "position", None)
+        if isinstance(position, int):
+            line = text.count("\n", 0, position) + 1
+        problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    path = format_path(_enclosing_keys(text, line))
+    return DefinitionError(f"{filename}:{line}: {path}: invalid YAML: {problem}")
+
+
+_KEY_LINE = re.compile(r"^(\s*)(?:-\s+)?([^\s#'\"][^:#]*?|'[^']*'|\"[^\"]*\")\s*:(?:\s|$)")
+
+
+def _enclosing_keys(text: str, line: int) -> KeyPath:
+    """The key on *line* and those whose blocks enclose it, read from indentation.
+
+    Only used for YAML syntax errors, where no node tree exists.
+    """
+    all_lines = text.splitlines()
+    lines = all_lines[: max(line - 1, 0)]
+    limit: int | None = None
+    keys: list[str] = []
+    if 0 < line <= len(all_lines):
+        current = all_lines[line - 1]
+        if current.strip():
+            limit = len(current) - len(current.lstrip())
+            own = _KEY_LINE.match(current)
+            if own is not None:
+                keys.append(own.group(2).strip("'\""))
+    for raw in reversed(lines):
+        if not raw.strip() or raw.lstrip().startswith("#"):
+            continue
+        indent = len(raw) - len(raw.lstrip())
+        if limit is not None and indent >= limit:
+            continue
+        match = _KEY_LINE.match(raw)
+        if match is None:
+            if limit is None:
+                limit = indent
+            continue
+        keys.append(match.group(2).strip("'\""))
+        limit = indent
+        if indent == 0:
+            break
+    return tuple(reversed(keys))
+
+
+class _Builder:
+    """Builds Python values from nodes, recording the line of every key and item."""
+
+    def __init__(self, loader: _Loader, filename: str, text: str) -> None:
+        self.loader = loader
+        self.filename = filename
+        self.text = text
+        self.lines: dict[KeyPath, int] = {}
+        self._open: set[int] = set()
+
+    def fail(self, node: Node, path: KeyPath, message: str) -> NoReturn:
+        raise DefinitionError(
+            f"{self.filename}:{node.start_mark.line + 1}: {format_path(path)}: {message}"
+        )
+
+    def build(self, node: Node, path: KeyPath) -> Any:
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, ScalarNode):
+            return self.scalar(node, path)
+        if id(node) in self._open:
+            self.fail(node, path, "a YAML alias refers to a node that contains it")
+        self._open.add(id(node))
+        try:
+            if isinstance(node, SequenceNode):
+                if node.tag != _SEQ_TAG:
+                    self.fail(node, path, f"the YAML tag {node.tag!r} is not allowed here")
+                items = []
+                for index, child in enumerate(node.value):
+                    child_path = (*path, Index(index))
+                    self.lines[child_path] = child.start_mark.line + 1
+                    items.append(self.build(child, child_path))
+                return items
+            if isinstance(node, MappingNode):
+                return self.mapping(node, path)
+            self.fail(node, path, "unsupported YAML node")
+        finally:
+            self._open.discard(id(node))
+
+    def mapping(self, node: MappingNode, path: KeyPath) -> dict[Any, Any]:
+        if node.tag != _MAP_TAG:
+            self.fail(node, path, f"the YAML tag {node.tag!r} is not allowed here")
+        explicit = {id(key) for key, _ in node.value if key.tag != _MERGE_TAG}
+        try:
+            self.loader.flatten_mapping(node)
+        except yaml.MarkedYAMLError as exc:
+            raise _yaml_error(self.filename, self.text, exc) from None
+        result: dict[Any, Any] = {}
+        first_line: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, ScalarNode):
+                self.fail(key_node, path, "a mapping key must be a plain value")
+            key = self.scalar(key_node, path)
+            key_path = (*path, key)
+            line = key_node.start_mark.line + 1
+            if id(key_node) in explicit:
+                if key in first_line:
+                    self.fail(
+                        key_node,
+                        key_path,
+                        f"duplicate key (first at line {first_line[key]})",
+                    )
+                first_line[key] = line
+                self.lines[key_path] = line
+            else:
+                self.lines.setdefault(key_path, line)
+            result[key] = self.build(value_node, key_path)
+        return result
+
+    def scalar(self, node: ScalarNode, path: KeyPath) -> Any:
+        if node.tag not in _SCALAR_TAGS:
+            what = "a date or time" if node.tag.endswith(":timestamp") else f"tagged {node.tag!r}"
+            self.fail(
+                node,
+                path,
+                f"the value {node.value!r} is {what}, which is not allowed; "
+                "quote it to make it a string",
+            )
+        try:
+            value = self.loader.construct_object(node, deep=True)
+        except yaml.MarkedYAMLError as exc:
+            raise _yaml_error(self.filename, self.text, exc) from None
+        if isinstance(value, float) and not math.isfinite(value):
+            self.fail(node, path, f"the number {node.value!r} is not finite")
+        return value
