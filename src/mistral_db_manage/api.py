@@ -82,12 +82,17 @@ def _refuse_drift(
             break
     database.connection.rollback()
     if differences:
-        more = f" (and {len(differences) - 1} more)" if len(differences) > 1 else ""
         raise DriftError(
             f"the tables this upgrade changes differ from revision {start}'s schema: "
-            f"{differences[0]}{more}; see `mistral-db-manage verify`, fix the drift, "
+            f"{_summary(differences)}; see `mistral-db-manage verify`, fix the drift, "
             "or pass --force"
         )
+
+
+def _summary(differences: Sequence[str]) -> str:
+    """The first difference, and how many more there are (one line for an error)."""
+    more = f" (and {len(differences) - 1} more)" if len(differences) > 1 else ""
+    return differences[0] + more
 
 
 def _refuse_mismatch(database: _Database, chain: Chain, target: str | None) -> None:
@@ -98,11 +103,10 @@ def _refuse_mismatch(database: _Database, chain: Chain, target: str | None) -> N
     differences = verify_state(database.connection, state_at(chain, database.dialect, target))
     database.connection.rollback()
     if differences:
-        more = f" (and {len(differences) - 1} more)" if len(differences) > 1 else ""
         matches = matching_revisions(database.connection, chain, database.dialect)
         suggestion = f"; its schema is revision {matches[-1]}'s" if matches else ""
         raise DriftError(
-            f"the schema is not revision {target or 'base'}'s: {differences[0]}{more}"
+            f"the schema is not revision {target or 'base'}'s: {_summary(differences)}"
             f"{suggestion}; stamp the right revision, or pass --force"
         )
 
@@ -156,12 +160,6 @@ def _open(settings: Settings) -> Iterator[_Database]:
             connection.close()
     finally:
         engine.dispose()
-
-
-@contextmanager
-def _connect(settings: Settings) -> Iterator[tuple[Connection, str]]:
-    with _open(settings) as database:
-        yield database.connection, database.dialect
 
 
 @contextmanager
@@ -268,8 +266,8 @@ def history(
     chain = load_chain(versions_dir)
     recorded: str | None = None
     if settings is not None:
-        with _connect(settings) as (connection, _dialect):
-            recorded = _recorded_revision(connection, chain)
+        with _open(settings) as database:
+            recorded = _recorded_revision(database.connection, chain)
     return [
         HistoryEntry(revision, revision.id == recorded, revision.id == chain.head)
         for revision in reversed(chain.revisions)
@@ -496,7 +494,8 @@ def revision(
                 "revision --autogenerate compares the models with a database at head: "
                 "configure [database] connection"
             )
-        with _connect(settings) as (connection, dialect):
+        with _open(settings) as database:
+            connection, dialect = database.connection, database.dialect
             recorded = _recorded_revision(connection, chain)
             if recorded != chain.head:
                 raise NotAtHeadError(
@@ -593,29 +592,25 @@ def matching_revisions(
     connection: Connection, chain: Chain, dialect: str
 ) -> list[str]:
     """Revisions whose schema is exactly the live schema (newest last)."""
+    from .runner.execute import replay
     from .runner.verify import compare_shapes, shapes_from_database, shapes_from_state
-    from .schema.state import SchemaState
 
     live = shapes_from_database(connection, dialect)
     connection.rollback()
-    state = SchemaState(dialect)
-    found: list[str] = []
-    for step in chain.revisions:
-        for operation in chain.operations(step.id):
-            if operation.applies_to(dialect):
-                operation.apply_state(state)
-        if not compare_shapes(shapes_from_state(state), live):
-            found.append(step.id)
-    return found
+    return [
+        revision
+        for revision, state in replay(chain, dialect)
+        if not compare_shapes(shapes_from_state(state), live)
+    ]
 
 
 def applied_runs(settings: Settings, limit: int | None = None) -> list[RunRecord]:
     """The audit trail: runs that changed this database, newest first."""
     from .runner.audit import read_runs
 
-    with _connect(settings) as (connection, _dialect):
-        runs = read_runs(connection, limit)
-        connection.rollback()
+    with _open(settings) as database:
+        runs = read_runs(database.connection, limit)
+        database.connection.rollback()
         return runs
 
 

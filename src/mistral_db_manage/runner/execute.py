@@ -17,6 +17,7 @@ except the offline script itself.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, cast
@@ -78,16 +79,28 @@ class RevisionApplied:
 ProgressCallback = Callable[[str, Revision, float], None]
 
 
+def replay(chain: Chain, dialect: str, end: str | None = None) -> Iterator[tuple[str, SchemaState]]:
+    """Walk the chain from an empty database: after each revision up to ``end``
+    (default: head), yield its id and the schema (one state object, updated in
+    place; copy it to keep it)."""
+    from ..schema.state import SchemaState
+
+    state = SchemaState(dialect)
+    for step in chain.between(None, chain.head if end is None else end):
+        for operation in chain.operations(step.id):
+            if operation.applies_to(dialect):
+                operation.apply_state(state)
+        yield step.id, state
+
+
 def state_at(chain: Chain, dialect: str, revision: str | None) -> SchemaState:
     """The schema the chain describes at ``revision`` (None = empty database)."""
     from ..schema.state import SchemaState
 
-    state = SchemaState(dialect)
-    for step in chain.between(None, revision):
-        for operation in chain.operations(step.id):
-            if operation.applies_to(dialect):
-                operation.apply_state(state)
-    return state
+    if revision is None:
+        return SchemaState(dialect)
+    last = deque(replay(chain, dialect, revision), maxlen=1)
+    return last[0][1]
 
 
 def resumable_states(
@@ -326,15 +339,10 @@ class Executor:
             return []
         if journal.progress(connection, journal.DIRECT_CREATION) == (0, 0):
             return []
-        from ..schema.state import SchemaState
-
         # Every table any revision creates (the interrupted target is not recorded).
-        state, chain_tables = SchemaState(self.dialect), set[str]()
-        for step in self.chain.revisions:
-            for operation in self.chain.operations(step.id):
-                if operation.applies_to(self.dialect):
-                    operation.apply_state(state)
-                    chain_tables.update(state.tables)
+        chain_tables: set[str] = set()
+        for _revision, state in replay(self.chain, self.dialect):
+            chain_tables.update(state.tables)
         present = [t for t in inspect(connection).get_table_names() if t in chain_tables]
         for table in present:
             if connection.execute(text(f"SELECT 1 FROM `{table}` LIMIT 1")).first():
@@ -433,7 +441,6 @@ class _Transaction:
     def __init__(self, executor: Executor, transactional: bool) -> None:
         self.executor = executor
         self.transactional = transactional
-        self._online: Iterator[object] | None = None
 
     def __enter__(self) -> None:
         executor = self.executor

@@ -14,13 +14,17 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .audit import RUNS_TABLE_NAME
+from .journal import JOURNAL_TABLE_NAME
+from .version import VERSION_TABLE_NAME
+
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from ..schema.state import SchemaState
 
 #: tables that are not part of Mistral's schema
-OWN_TABLES = frozenset({"alembic_version", "mistral_db_manage_journal", "mistral_db_manage_runs"})
+OWN_TABLES = frozenset({VERSION_TABLE_NAME, JOURNAL_TABLE_NAME, RUNS_TABLE_NAME})
 
 
 @dataclass(frozen=True)
