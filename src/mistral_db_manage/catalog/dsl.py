@@ -169,8 +169,29 @@ _WORKBOOK_ENTRY = re.compile(r"^[\w-]+$")
 # --------------------------------------------------------------------------- results
 
 
+class _DefinitionColumns:
+    """Column values and messages shared by workflow and action definitions."""
+
+    spec: dict[str, Any]
+    tags: tuple[str, ...]
+    filename: str
+    line: int
+
+    @property
+    def spec_json(self) -> str:
+        return json.dumps(self.spec)
+
+    @property
+    def tags_json(self) -> str:
+        return json.dumps(list(self.tags))
+
+    @property
+    def location(self) -> str:
+        return f"{self.filename}:{self.line}"
+
+
 @dataclass(frozen=True)
-class WorkflowDefinition:
+class WorkflowDefinition(_DefinitionColumns):
     """One workflow, with the values of its ``workflow_definitions_v2`` row."""
 
     name: str
@@ -186,25 +207,14 @@ class WorkflowDefinition:
     #: Who provided the file (an entry point, a directory, a bundled resource).
     source: str
 
-    @property
-    def spec_json(self) -> str:
-        return json.dumps(self.spec)
-
-    @property
-    def tags_json(self) -> str:
-        return json.dumps(list(self.tags))
 
     @property
     def checksum(self) -> str:
         return md5_hex(self.definition_text)
 
-    @property
-    def location(self) -> str:
-        return f"{self.filename}:{self.line}"
-
 
 @dataclass(frozen=True)
-class ActionDefinition:
+class ActionDefinition(_DefinitionColumns):
     """One ad-hoc action, with the values of its ``action_definitions_v2`` row."""
 
     name: str
@@ -218,17 +228,7 @@ class ActionDefinition:
     line: int
     source: str
 
-    @property
-    def spec_json(self) -> str:
-        return json.dumps(self.spec)
 
-    @property
-    def tags_json(self) -> str:
-        return json.dumps(list(self.tags))
-
-    @property
-    def location(self) -> str:
-        return f"{self.filename}:{self.line}"
 
 
 CatalogDefinition = WorkflowDefinition | ActionDefinition
