@@ -133,6 +133,8 @@ class UpgradeResult:
     start: str | None
     end: str | None
     applied: tuple[str, ...]
+    #: created on an empty database by the driver alone (see :mod:`.runner.express`)
+    express: bool = False
 
 
 def load_chain(versions_dir: Path | None = None) -> Chain:
@@ -286,16 +288,25 @@ def upgrade(
     command: str = "upgrade",
     force: bool = False,
     backup: bool = True,
+    express: bool = True,
 ) -> UpgradeResult:
     """Upgrade the database online to ``target`` (``head``, an id, ``+N``) or by ``delta``.
 
     Runs inside the migration lock; the version is read once the lock is held,
-    so a runner that waited for another finds nothing left to do.
+    so a runner that waited for another finds nothing left to do.  An empty
+    database brought to head goes the express way (:mod:`.runner.express`)
+    unless ``express`` is False.
     """
+    chain = load_chain(versions_dir)
+    if express and delta is None and target in ("head", "heads", chain.head):
+        from .runner.express import try_create
+
+        if try_create(settings.connection, chain, chain.head, command=command,
+                      progress=progress):
+            return UpgradeResult(None, chain.head, chain.ids, express=True)
     from .runner.execute import Executor
     from .runner.version import has_version_table
 
-    chain = load_chain(versions_dir)
     with _locked(settings, lock_timeout, on_wait) as database:
         connection = database.connection
         start = _recorded_revision(connection, chain)

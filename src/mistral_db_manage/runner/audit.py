@@ -17,41 +17,36 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import TYPE_CHECKING
 
-from sqlalchemy import (
-    Column,
-    DateTime,
-    Float,
-    MetaData,
-    String,
-    Table,
-    Text,
-    inspect,
-    select,
-)
-
 if TYPE_CHECKING:
+    from sqlalchemy import Table
     from sqlalchemy.engine import Connection
 
 RUNS_TABLE_NAME = "mistral_db_manage_runs"
 
-_metadata = MetaData()
-runs_table = Table(
-    RUNS_TABLE_NAME,
-    _metadata,
-    Column("id", String(36), primary_key=True),
-    Column("started_at", DateTime, nullable=False),
-    Column("finished_at", DateTime),
-    Column("user_name", String(255), nullable=False),
-    Column("host", String(255), nullable=False),
-    Column("command", String(255), nullable=False),
-    Column("from_revision", String(32)),
-    Column("to_revision", String(32)),
-    Column("outcome", String(20), nullable=False),
-    Column("seconds", Float),
-    Column("detail", Text),
-)
+
+@cache
+def runs_table() -> Table:
+    """The table's definition (built on first use: SQLAlchemy is imported lazily)."""
+    from sqlalchemy import Column, DateTime, Float, MetaData, String, Table, Text
+
+    return Table(
+        RUNS_TABLE_NAME,
+        MetaData(),
+        Column("id", String(36), primary_key=True),
+        Column("started_at", DateTime, nullable=False),
+        Column("finished_at", DateTime),
+        Column("user_name", String(255), nullable=False),
+        Column("host", String(255), nullable=False),
+        Column("command", String(255), nullable=False),
+        Column("from_revision", String(32)),
+        Column("to_revision", String(32)),
+        Column("outcome", String(20), nullable=False),
+        Column("seconds", Float),
+        Column("detail", Text),
+    )
 
 
 @dataclass(frozen=True)
@@ -69,8 +64,25 @@ class RunRecord:
     detail: str | None
 
 
-def _now() -> datetime:
+def now() -> datetime:
+    """The time recorded in the table: UTC, naive, whole seconds."""
     return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+
+def new_run_id() -> str:
+    """Time-ordered, so ordering by id is ordering by start, even within a second."""
+    return f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}"
+
+
+def user_name() -> str:
+    try:
+        return getpass.getuser()[:255]
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def host_name() -> str:
+    return socket.gethostname()[:255]
 
 
 class AuditRun:
@@ -83,19 +95,16 @@ class AuditRun:
         self._began = time.perf_counter()
 
     def start(self, from_revision: str | None, to_revision: str | None) -> None:
+        from sqlalchemy import inspect
+
         connection = self.connection
+        table = runs_table()
         if not inspect(connection).has_table(RUNS_TABLE_NAME):
-            runs_table.create(connection)
-        try:
-            user = getpass.getuser()
-        except (KeyError, OSError):
-            user = "unknown"
-        # time-ordered, so ordering by id is ordering by start, even within a second
-        self.run_id = f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}"
+            table.create(connection)
+        self.run_id = new_run_id()
         connection.execute(
-            runs_table.insert().values(
-                id=self.run_id, started_at=_now(), user_name=user[:255],
-                host=socket.gethostname()[:255],
+            table.insert().values(
+                id=self.run_id, started_at=now(), user_name=user_name(), host=host_name(),
                 command=self.command[:255], from_revision=from_revision,
                 to_revision=to_revision, outcome="running",
             )
@@ -110,23 +119,25 @@ class AuditRun:
         if connection.in_transaction():
             connection.rollback()
         values: dict[str, object] = {
-            "finished_at": _now(),
+            "finished_at": now(),
             "outcome": outcome,
             "seconds": round(time.perf_counter() - self._began, 3),
             "detail": detail,
         }
         if to_revision is not None:
             values["to_revision"] = to_revision
-        connection.execute(
-            runs_table.update().where(runs_table.c.id == self.run_id).values(**values)
-        )
+        table = runs_table()
+        connection.execute(table.update().where(table.c.id == self.run_id).values(**values))
         connection.commit()
 
 
 def read_runs(connection: Connection, limit: int | None = None) -> list[RunRecord]:
+    from sqlalchemy import inspect, select
+
     if not inspect(connection).has_table(RUNS_TABLE_NAME):
         return []
-    query = select(runs_table).order_by(runs_table.c.id.desc())
+    table = runs_table()
+    query = select(table).order_by(table.c.id.desc())
     if limit:
         query = query.limit(limit)
     return [RunRecord(**row._mapping) for row in connection.execute(query)]

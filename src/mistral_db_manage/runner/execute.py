@@ -39,7 +39,7 @@ TRANSACTIONAL_DDL = {"postgresql": True, "sqlite": True, "mysql": False}
 FAULT_ENV = "MISTRAL_DB_MANAGE_FAIL_AFTER"
 
 
-def _maybe_inject_fault(revision: str, number: int) -> None:
+def maybe_inject_fault(revision: str, number: int) -> None:
     import os
 
     fault = os.environ.get(FAULT_ENV)
@@ -303,18 +303,18 @@ class Executor:
             if self.dialect == "postgresql":
                 sink.execute_batch(statements)
                 for number in range(1, len(statements) + 1):
-                    _maybe_inject_fault("create", number)
+                    maybe_inject_fault("create", number)
             else:
                 for number, statement in enumerate(statements, start=1):
                     sink.execute(statement)
-                    _maybe_inject_fault("create", number)
+                    maybe_inject_fault("create", number)
             number = len(statements)
             # Only Sql operations run here, and they only call ``execute``.
             context = RunContext(self.dialect, cast("Operations", sink), state, self.offline)
             for operation in seed_operations(self.chain, self.dialect, end):
                 operation.run(context)
                 number += 1
-                _maybe_inject_fault("create", number)
+                maybe_inject_fault("create", number)
             write_version(sink, None, end)
             if journaled:
                 journal.forget(connection, journal.DIRECT_CREATION)
@@ -390,7 +390,7 @@ class Executor:
             operation.apply_state(state)
             if after_each is not None:
                 after_each(number)
-            _maybe_inject_fault(step.id, number)
+            maybe_inject_fault(step.id, number)
 
     def _apply_journaled(
         self, step: Revision, state: SchemaState, previous: str | None, create_version: bool

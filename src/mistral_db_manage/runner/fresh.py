@@ -56,9 +56,10 @@ def schema_statements(state: SchemaState) -> Iterator[Any]:
             yield from (CreateIndex(index) for index in _sorted_indexes(table))
     if dialect == "postgresql":
         for name in state.tables:
-            for constraint in metadata.tables[name].constraints:
-                if isinstance(constraint, ForeignKeyConstraint):
-                    yield AddConstraint(constraint)
+            keys = (c for c in metadata.tables[name].constraints
+                    if isinstance(c, ForeignKeyConstraint))
+            # a set: sorted, so that the DDL is the same in every run
+            yield from (AddConstraint(key) for key in sorted(keys, key=lambda c: str(c.name)))
     if dialect == "mysql":
         yield "SET foreign_key_checks = 1"
 

@@ -14,40 +14,50 @@ comparisons leave it out (see :data:`.verify.OWN_TABLES`).
 
 from __future__ import annotations
 
+from functools import cache
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, func, inspect, select
-
 if TYPE_CHECKING:
+    from sqlalchemy import Table
     from sqlalchemy.engine import Connection
 
 JOURNAL_TABLE_NAME = "mistral_db_manage_journal"
 #: the journal key of a direct creation of the schema on an empty database
 DIRECT_CREATION = "<create>"
 
-_metadata = MetaData()
-journal_table = Table(
-    JOURNAL_TABLE_NAME,
-    _metadata,
-    Column("revision", String(32), primary_key=True),
-    Column("operations_done", Integer, nullable=False),
-    #: operations started; one more than done means "the next one may have run"
-    Column("operations_started", Integer, nullable=False),
-    Column("updated_at", DateTime, nullable=False),
-)
+
+@cache
+def journal_table() -> Table:
+    """The table's definition (built on first use: SQLAlchemy is imported lazily)."""
+    from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table
+
+    return Table(
+        JOURNAL_TABLE_NAME,
+        MetaData(),
+        Column("revision", String(32), primary_key=True),
+        Column("operations_done", Integer, nullable=False),
+        # operations started; one more than done means "the next one may have run"
+        Column("operations_started", Integer, nullable=False),
+        Column("updated_at", DateTime, nullable=False),
+    )
 
 
 def ensure_journal(connection: Connection) -> None:
+    from sqlalchemy import inspect
+
     if not inspect(connection).has_table(JOURNAL_TABLE_NAME):
-        journal_table.create(connection)
+        journal_table().create(connection)
     connection.commit()
 
 
 def progress(connection: Connection, revision: str) -> tuple[int, int]:
     """(operations done, operations started) of ``revision``; (0, 0) when unknown."""
+    from sqlalchemy import select
+
+    table = journal_table()
     row = connection.execute(
-        select(journal_table.c.operations_done, journal_table.c.operations_started).where(
-            journal_table.c.revision == revision
+        select(table.c.operations_done, table.c.operations_started).where(
+            table.c.revision == revision
         )
     ).first()
     connection.commit()
@@ -55,16 +65,22 @@ def progress(connection: Connection, revision: str) -> tuple[int, int]:
 
 
 def record_progress(connection: Connection, revision: str, done: int, started: int) -> None:
+    from sqlalchemy import func
+
+    table = journal_table()
     values = {"operations_done": done, "operations_started": started, "updated_at": func.now()}
     updated = connection.execute(
-        journal_table.update().where(journal_table.c.revision == revision).values(**values)
+        table.update().where(table.c.revision == revision).values(**values)
     )
     if updated.rowcount == 0:
-        connection.execute(journal_table.insert().values(revision=revision, **values))
+        connection.execute(table.insert().values(revision=revision, **values))
     connection.commit()
 
 
 def forget(connection: Connection, revision: str) -> None:
     """Delete the revision's progress (inside the caller's transaction)."""
+    from sqlalchemy import inspect
+
     if inspect(connection).has_table(JOURNAL_TABLE_NAME):
-        connection.execute(journal_table.delete().where(journal_table.c.revision == revision))
+        table = journal_table()
+        connection.execute(table.delete().where(table.c.revision == revision))

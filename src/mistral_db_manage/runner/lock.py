@@ -18,7 +18,7 @@ import getpass
 import os
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -62,18 +62,19 @@ def migration_lock(
     """
     notify = on_wait or (lambda message: None)
     if dialect == "sqlite":
-        with _sqlite_lock(engine, timeout, notify, report_every):
+        with sqlite_file_lock(sqlite_path(engine), timeout, notify, report_every):
             yield
         return
     from .connect import connect_checked
 
     own = connection is None
     session = connect_checked(engine) if connection is None else connection
+
+    def first_row(sql: str, params: Mapping[str, Any]) -> Any:
+        return session.exec_driver_sql(sql, dict(params)).first()
+
     try:
-        lock: _ServerLock = _PostgresLock(session) if dialect == "postgresql" else _MysqlLock(
-            session
-        )
-        lock.announce()
+        lock = server_lock(dialect, first_row)
         _wait_for(lock.try_acquire, lock.holder, timeout, notify, report_every)
         session.commit()
         try:
@@ -113,16 +114,21 @@ def _wait_for(
         time.sleep(POLL_SECONDS)
 
 
-class _ServerLock:
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
+#: Runs one statement (parameters in the ``%(name)s`` style of psycopg2 and
+#: PyMySQL) on the session that holds the lock and returns its first row.
+FirstRow = Callable[[str, Mapping[str, Any]], Any]
+
+
+class ServerLock:
+    """The lock of a PostgreSQL or MySQL session, whatever drives the session
+    (SQLAlchemy for the runner, the bare driver for :mod:`.express`)."""
+
+    def __init__(self, first_row: FirstRow) -> None:
+        self.first_row = first_row
 
     def scalar(self, sql: str, **params: Any) -> Any:
-        from sqlalchemy import text
-
-        return self.connection.execute(text(sql), params).scalar()
-
-    def announce(self) -> None: ...
+        row = self.first_row(sql, params)
+        return None if row is None else row[0]
 
     def try_acquire(self) -> bool:
         raise NotImplementedError
@@ -134,59 +140,60 @@ class _ServerLock:
         raise NotImplementedError
 
 
-class _PostgresLock(_ServerLock):
-    def announce(self) -> None:
-        self.scalar("SELECT set_config('application_name', :name, false)", name=whoami()[:63])
+def server_lock(dialect: str, first_row: FirstRow) -> ServerLock:
+    """The lock for ``dialect`` on the session behind ``first_row``, announced."""
+    return _PostgresLock(first_row) if dialect == "postgresql" else _MysqlLock(first_row)
+
+
+class _PostgresLock(ServerLock):
+    def __init__(self, first_row: FirstRow) -> None:
+        super().__init__(first_row)
+        # shown by pg_stat_activity, hence by a waiting runner's message
+        self.scalar("SELECT set_config('application_name', %(name)s, false)", name=whoami()[:63])
 
     def try_acquire(self) -> bool:
-        return bool(self.scalar("SELECT pg_try_advisory_lock(:key)", key=PG_LOCK_KEY))
+        return bool(self.scalar("SELECT pg_try_advisory_lock(%(key)s)", key=PG_LOCK_KEY))
 
     def holder(self) -> str:
-        from sqlalchemy import text
-
-        row = self.connection.execute(
-            text(
-                "SELECT a.application_name, a.usename, a.client_addr, a.pid "
-                "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-                "WHERE l.locktype = 'advisory' AND l.granted "
-                "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-                "AND ((l.classid::bigint << 32) | l.objid::bigint) = :key"
-            ),
+        row = self.first_row(
+            "SELECT a.application_name, a.usename, a.client_addr, a.pid "
+            "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND l.granted "
+            "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND ((l.classid::bigint << 32) | l.objid::bigint) = %(key)s",
             {"key": PG_LOCK_KEY},
-        ).first()
+        )
         if row is None:
             return "another session"
         app, user, address, pid = row
         return f"{app or 'a session'} (user {user}, backend pid {pid}, from {address or 'local'})"
 
     def release(self) -> None:
-        self.scalar("SELECT pg_advisory_unlock(:key)", key=PG_LOCK_KEY)
+        self.scalar("SELECT pg_advisory_unlock(%(key)s)", key=PG_LOCK_KEY)
 
 
-class _MysqlLock(_ServerLock):
-    def __init__(self, connection: Connection) -> None:
-        super().__init__(connection)
+class _MysqlLock(ServerLock):
+    def __init__(self, first_row: FirstRow) -> None:
+        super().__init__(first_row)
         database = self.scalar("SELECT DATABASE()") or ""
         self.name = f"mistral_db_manage.{database}"[:64]
 
     def try_acquire(self) -> bool:
-        return bool(self.scalar("SELECT GET_LOCK(:name, 0)", name=self.name) == 1)
+        return bool(self.scalar("SELECT GET_LOCK(%(name)s, 0)", name=self.name) == 1)
 
     def holder(self) -> str:
-        from sqlalchemy import text
-
-        connection_id = self.scalar("SELECT IS_USED_LOCK(:name)", name=self.name)
+        connection_id = self.scalar("SELECT IS_USED_LOCK(%(name)s)", name=self.name)
         if connection_id is None:
             return "another session"
-        row = self.connection.execute(
-            text("SELECT user, host FROM information_schema.processlist WHERE id = :id"),
+        row = self.first_row(
+            "SELECT user, host FROM information_schema.processlist WHERE id = %(id)s",
             {"id": connection_id},
-        ).first()
+        )
         where = f"{row[0]}@{row[1]}" if row else "unknown"
         return f"MySQL connection {connection_id} ({where})"
 
     def release(self) -> None:
-        self.scalar("SELECT RELEASE_LOCK(:name)", name=self.name)
+        self.scalar("SELECT RELEASE_LOCK(%(name)s)", name=self.name)
 
 
 def sqlite_path(engine: Engine) -> Path | None:
@@ -197,12 +204,12 @@ def sqlite_path(engine: Engine) -> Path | None:
 
 
 @contextmanager
-def _sqlite_lock(
-    engine: Engine, timeout: float, notify: WaitCallback, report_every: float
+def sqlite_file_lock(
+    path: Path | None, timeout: float, notify: WaitCallback, report_every: float = 30.0
 ) -> Iterator[None]:
+    """An ``flock`` on ``<path>.lock``; none for an in-memory database (``path`` None)."""
     import fcntl
 
-    path = sqlite_path(engine)
     if path is None:
         yield
         return

@@ -7,37 +7,46 @@ is Alembic's own (``version_num VARCHAR(32)``, primary key
 
 from __future__ import annotations
 
+from functools import cache
 from typing import TYPE_CHECKING
-
-from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, inspect, select
 
 from ..errors import MistralDbManageError
 
 if TYPE_CHECKING:
+    from sqlalchemy import Table
     from sqlalchemy.engine import Connection
 
     from ..migrations.ops import StatementSink
 
 VERSION_TABLE_NAME = "alembic_version"
 
-_metadata = MetaData()
-version_table = Table(
-    VERSION_TABLE_NAME,
-    _metadata,
-    Column("version_num", String(32), nullable=False),
-    PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
-)
+
+@cache
+def version_table() -> Table:
+    """The table's definition (built on first use: SQLAlchemy is imported lazily)."""
+    from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table
+
+    return Table(
+        VERSION_TABLE_NAME,
+        MetaData(),
+        Column("version_num", String(32), nullable=False),
+        PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
+    )
 
 
 def has_version_table(connection: Connection) -> bool:
+    from sqlalchemy import inspect
+
     return inspect(connection).has_table(VERSION_TABLE_NAME)
 
 
 def read_version(connection: Connection) -> str | None:
     """The recorded revision, or None when there is no table or no row."""
+    from sqlalchemy import select
+
     if not has_version_table(connection):
         return None
-    rows = connection.execute(select(version_table.c.version_num)).scalars().all()
+    rows = connection.execute(select(version_table().c.version_num)).scalars().all()
     if len(rows) > 1:
         raise MistralDbManageError(
             f"{VERSION_TABLE_NAME} holds {len(rows)} rows ({', '.join(sorted(rows))}); "
@@ -49,18 +58,17 @@ def read_version(connection: Connection) -> str | None:
 def create_version_table(operations: StatementSink) -> None:
     from sqlalchemy.schema import CreateTable
 
-    operations.execute(CreateTable(version_table))
+    operations.execute(CreateTable(version_table()))
 
 
 def write_version(operations: StatementSink, old: str | None, new: str | None) -> None:
     """Move the record from ``old`` to ``new`` (None = no row)."""
+    table = version_table()
     if old is None and new is not None:
-        operations.execute(version_table.insert().values(version_num=new))
+        operations.execute(table.insert().values(version_num=new))
     elif old is not None and new is None:
-        operations.execute(version_table.delete().where(version_table.c.version_num == old))
+        operations.execute(table.delete().where(table.c.version_num == old))
     elif old is not None and new is not None:
         operations.execute(
-            version_table.update()
-            .values(version_num=new)
-            .where(version_table.c.version_num == old)
+            table.update().values(version_num=new).where(table.c.version_num == old)
         )

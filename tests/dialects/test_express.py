@@ -1,0 +1,120 @@
+"""The express creation of an empty database (driver only) against the full path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from dbs import FreshDatabase, assert_same_schema
+from helpers import run_cli, settings_for, write_config
+from mistral_db_manage import api
+from mistral_db_manage.runner.chain import Chain
+from mistral_db_manage.runner.execute import FAULT_ENV, state_at
+from mistral_db_manage.runner.verify import verify_state
+
+CHAIN = Chain.load()
+
+
+def _tables(db: FreshDatabase) -> set[str]:
+    engine = db.engine()
+    try:
+        with engine.connect() as connection:
+            return set(sa.inspect(connection).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def _rows(db: FreshDatabase, query: str) -> list[tuple[object, ...]]:
+    engine = db.engine()
+    try:
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(sa.text(query))]
+    finally:
+        engine.dispose()
+
+
+def _contents(db: FreshDatabase) -> tuple[list[str], list[object], list[object]]:
+    engine = db.engine()
+    try:
+        with engine.connect() as connection:
+            assert verify_state(connection, state_at(CHAIN, db.dialect, "045")) == []
+            return (
+                connection.execute(sa.text("SELECT version_num FROM alembic_version"))
+                .scalars().all(),
+                list(connection.execute(
+                    sa.text("SELECT id, name, value FROM mistral_metrics")).all()),
+                list(connection.execute(sa.text(
+                    "SELECT command, from_revision, to_revision, outcome, finished_at IS NULL "
+                    "FROM mistral_db_manage_runs")).all()),
+            )
+    finally:
+        engine.dispose()
+
+
+def test_express_creation_equals_the_full_path(fresh_db: FreshDatabase, make_db) -> None:  # type: ignore[no-untyped-def]
+    full = make_db(fresh_db.dialect)
+    fast = api.upgrade(settings_for(fresh_db.url), "head")
+    slow = api.upgrade(settings_for(full.url), "head", express=False)
+    assert fast.express and not slow.express
+    assert (fast.start, fast.end, fast.applied) == (slow.start, slow.end, slow.applied)
+    assert fast.applied == CHAIN.ids
+    assert _contents(fresh_db) == _contents(full) == (
+        ["045"], [(1, "maintenance_status", "RUNNING")],
+        [("upgrade", None, "045", "succeeded", False)],
+    )
+    # this tool's own tables too: the journal exists (and is empty) only on MySQL
+    assert _tables(fresh_db) == _tables(full)
+    if fresh_db.dialect != "sqlite":
+        assert_same_schema(full.dump(), fresh_db.dump(), expected_label="full path",
+                           actual_label="express")
+    run = api.applied_runs(settings_for(fresh_db.url))[0]
+    assert run.started_at <= run.finished_at  # type: ignore[operator]
+    assert run.seconds is not None and run.seconds >= 0
+    # the version is read back by both readers
+    assert api.current(settings_for(fresh_db.url)).revision == "045"
+
+
+def test_a_database_with_any_table_takes_the_full_path(fresh_db: FreshDatabase) -> None:
+    engine = fresh_db.engine()
+    try:
+        with engine.begin() as connection:
+            connection.execute(sa.text("CREATE TABLE operator_notes (id INTEGER PRIMARY KEY)"))
+    finally:
+        engine.dispose()
+    result = api.upgrade(settings_for(fresh_db.url), "head")
+    assert not result.express and result.end == "045"
+    assert "operator_notes" in _tables(fresh_db)
+
+
+def test_other_targets_take_the_full_path(fresh_db: FreshDatabase) -> None:
+    result = api.upgrade(settings_for(fresh_db.url), "044")
+    assert not result.express and result.end == "044"
+    result = api.upgrade(settings_for(fresh_db.url), "head")
+    assert not result.express and result.applied == ("045",)
+
+
+def test_a_failed_express_creation_leaves_the_full_path_a_clean_start(
+    fresh_db: FreshDatabase, tmp_path: Path
+) -> None:
+    """A failure half-way (injected after the 5th statement) is rolled back, or on
+    MySQL cleaned up; the full path then meets the same failure and reports it."""
+    conf = write_config(tmp_path, fresh_db.url)
+    failed = run_cli("--config-file", str(conf), "upgrade", "head",
+                     env={FAULT_ENV: "create:5"}, cwd=tmp_path)
+    assert failed.returncode == 1
+    assert failed.stderr.strip().splitlines()[-1].startswith("mistral-db-manage: error: fault")
+    left = _tables(fresh_db) - {"mistral_db_manage_runs", "mistral_db_manage_journal"}
+    if fresh_db.dialect == "mysql":
+        # DDL commits: what was created stays, and the journal tells the next run
+        assert 0 < len(left - {"alembic_version"}) < 17
+        assert _rows(fresh_db, "SELECT * FROM alembic_version") == []
+        assert _rows(fresh_db, "SELECT revision, operations_done, operations_started "
+                               "FROM mistral_db_manage_journal") == [("<create>", 0, 1)]
+    else:
+        assert left == set()
+    runs = api.applied_runs(settings_for(fresh_db.url))
+    assert [(r.to_revision, r.outcome) for r in runs] == [("045", "failed")]
+    again = run_cli("--config-file", str(conf), "upgrade", "head", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert _contents(fresh_db)[:2] == (["045"], [(1, "maintenance_status", "RUNNING")])
