@@ -362,6 +362,22 @@ class FreshDatabase:
         """A new engine on this database (the caller disposes of it)."""
         return sa.create_engine(self.url, **kwargs)
 
+    def table_names(self) -> list[str]:
+        engine = self.engine()
+        try:
+            with engine.connect() as connection:
+                return sorted(sa.inspect(connection).get_table_names())
+        finally:
+            engine.dispose()
+
+    def rows(self, query: str) -> list[tuple[object, ...]]:
+        engine = self.engine()
+        try:
+            with engine.connect() as connection:
+                return [tuple(row) for row in connection.execute(sa.text(query))]
+        finally:
+            engine.dispose()
+
 
 def new_database_name() -> str:
     return f"{DB_PREFIX}{secrets.token_hex(8)}"

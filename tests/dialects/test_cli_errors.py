@@ -22,15 +22,6 @@ def assert_one_line_error(result: CliResult, *fragments: str, code: int = 1) -> 
         assert fragment in lines[0], (fragment, lines[0])
 
 
-def table_names(db: FreshDatabase) -> list[str]:
-    engine = db.engine()
-    try:
-        with engine.connect() as connection:
-            return sorted(sa.inspect(connection).get_table_names())
-    finally:
-        engine.dispose()
-
-
 def test_no_configuration_at_all(tmp_path: Path) -> None:
     result = run_cli("upgrade", "head", cwd=tmp_path)
     assert_one_line_error(result, "no database connection", "--config-file")
@@ -85,7 +76,7 @@ def test_wrong_credentials(mysql_db: FreshDatabase, tmp_path: Path) -> None:
     result = run_cli("--config-file", str(conf), "upgrade", "head", cwd=tmp_path)
     assert_one_line_error(result, "nosuchuser")
     assert "wrong" not in result.stderr
-    assert table_names(mysql_db) == []
+    assert mysql_db.table_names() == []
 
 
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
@@ -121,7 +112,7 @@ def test_bad_targets_change_nothing(
     conf = write_config(tmp_path, fresh_db.url)
     result = run_cli("--config-file", str(conf), *args, cwd=tmp_path)
     assert_one_line_error(result, fragment)
-    assert table_names(fresh_db) == []
+    assert fresh_db.table_names() == []
 
 
 def test_database_ahead_of_this_tool(fresh_db: FreshDatabase, tmp_path: Path) -> None:
@@ -131,11 +122,11 @@ def test_database_ahead_of_this_tool(fresh_db: FreshDatabase, tmp_path: Path) ->
     try:
         with engine.begin() as connection:
             connection.execute(sa.text("UPDATE alembic_version SET version_num = '099'"))
-        before = table_names(fresh_db)
+        before = fresh_db.table_names()
         for command in (("current",), ("upgrade", "head"), ("status",)):
             result = run_cli("--config-file", str(conf), *command, cwd=tmp_path)
             assert_one_line_error(result, "'099'", "newer tool", code=4)
-        assert table_names(fresh_db) == before
+        assert fresh_db.table_names() == before
         with engine.connect() as connection:
             version = connection.execute(sa.text("SELECT version_num FROM alembic_version"))
             assert version.scalar() == "099"

@@ -16,24 +16,6 @@ from mistral_db_manage.runner.verify import verify_state
 CHAIN = Chain.load()
 
 
-def _tables(db: FreshDatabase) -> set[str]:
-    engine = db.engine()
-    try:
-        with engine.connect() as connection:
-            return set(sa.inspect(connection).get_table_names())
-    finally:
-        engine.dispose()
-
-
-def _rows(db: FreshDatabase, query: str) -> list[tuple[object, ...]]:
-    engine = db.engine()
-    try:
-        with engine.connect() as connection:
-            return [tuple(row) for row in connection.execute(sa.text(query))]
-    finally:
-        engine.dispose()
-
-
 def _contents(db: FreshDatabase) -> tuple[list[str], list[object], list[object]]:
     engine = db.engine()
     try:
@@ -64,7 +46,7 @@ def test_express_creation_equals_the_full_path(fresh_db: FreshDatabase, make_db)
         [("upgrade", None, "045", "succeeded", False)],
     )
     # this tool's own tables too: the journal exists (and is empty) only on MySQL
-    assert _tables(fresh_db) == _tables(full)
+    assert set(fresh_db.table_names()) == set(full.table_names())
     if fresh_db.dialect != "sqlite":
         assert_same_schema(full.dump(), fresh_db.dump(), expected_label="full path",
                            actual_label="express")
@@ -84,7 +66,7 @@ def test_a_database_with_any_table_takes_the_full_path(fresh_db: FreshDatabase) 
         engine.dispose()
     result = api.upgrade(settings_for(fresh_db.url), "head")
     assert not result.express and result.end == "045"
-    assert "operator_notes" in _tables(fresh_db)
+    assert "operator_notes" in set(fresh_db.table_names())
 
 
 def test_other_targets_take_the_full_path(fresh_db: FreshDatabase) -> None:
@@ -104,13 +86,13 @@ def test_a_failed_express_creation_leaves_the_full_path_a_clean_start(
                      env={FAULT_ENV: "create:5"}, cwd=tmp_path)
     assert failed.returncode == 1
     assert failed.stderr.strip().splitlines()[-1].startswith("mistral-db-manage: error: fault")
-    left = _tables(fresh_db) - {"mistral_db_manage_runs", "mistral_db_manage_journal"}
+    left = set(fresh_db.table_names()) - {"mistral_db_manage_runs", "mistral_db_manage_journal"}
     if fresh_db.dialect == "mysql":
         # DDL commits: what was created stays, and the journal tells the next run
         assert 0 < len(left - {"alembic_version"}) < 17
-        assert _rows(fresh_db, "SELECT * FROM alembic_version") == []
-        assert _rows(fresh_db, "SELECT revision, operations_done, operations_started "
-                               "FROM mistral_db_manage_journal") == [("<create>", 0, 1)]
+        assert fresh_db.rows("SELECT * FROM alembic_version") == []
+        assert fresh_db.rows("SELECT revision, operations_done, operations_started "
+                             "FROM mistral_db_manage_journal") == [("<create>", 0, 1)]
     else:
         assert left == set()
     runs = api.applied_runs(settings_for(fresh_db.url))

@@ -51,6 +51,7 @@ from .version import VERSION_TABLE_NAME
 
 if TYPE_CHECKING:
     from .chain import Chain
+    from .driver import PlainUrl
     from .execute import ProgressCallback
 
 log = logging.getLogger(__name__)
@@ -236,12 +237,12 @@ def try_create(
         return True
 
 
-def _lock(stack: ExitStack, connection: Any, url: Any) -> bool:
+def _lock(stack: ExitStack, connection: Any, url: PlainUrl) -> bool:
     """Take the migration lock without waiting; False when another run holds it."""
     from ..errors import LockTimeoutError
     from .lock import server_lock, sqlite_file_lock
 
-    if url.dialect == "sqlite":
+    if url.path is not None:  # SQLite
         try:
             stack.enter_context(sqlite_file_lock(url.path.resolve(), 0.0, lambda message: None))
         except LockTimeoutError:
