@@ -250,15 +250,23 @@ def _refuse_unversioned(connection: Connection, chain: Chain, dialect: str) -> N
     )
 
 
-def current(settings: Settings, *, versions_dir: Path | None = None) -> CurrentState:
+def _read_revision(settings: Settings, chain: Chain, *, refuse_unversioned: bool) -> str | None:
+    """The recorded revision: read by the bare driver when the answer is plain (one
+    known revision), else by the full path, which explains every other case."""
     from .runner.quick import read_version_quickly
 
-    chain = load_chain(versions_dir)
     rows = read_version_quickly(settings.connection)
     if rows is not None and len(rows) == 1 and rows[0] in chain:
-        return CurrentState(rows[0], chain.head)
+        return rows[0]
     with _open(settings) as database:
-        return CurrentState(_revision_or_refuse(database, chain), chain.head)
+        if refuse_unversioned:
+            return _revision_or_refuse(database, chain)
+        return _recorded_revision(database.connection, chain)
+
+
+def current(settings: Settings, *, versions_dir: Path | None = None) -> CurrentState:
+    chain = load_chain(versions_dir)
+    return CurrentState(_read_revision(settings, chain, refuse_unversioned=True), chain.head)
 
 
 def history(
@@ -268,8 +276,7 @@ def history(
     chain = load_chain(versions_dir)
     recorded: str | None = None
     if settings is not None:
-        with _open(settings) as database:
-            recorded = _recorded_revision(database.connection, chain)
+        recorded = _read_revision(settings, chain, refuse_unversioned=False)
     return [
         HistoryEntry(revision, revision.id == recorded, revision.id == chain.head)
         for revision in reversed(chain.revisions)
