@@ -646,6 +646,30 @@ def machine_description(dialects: Sequence[str], upstream_venv: Path | None) -> 
     return lines
 
 
+def set_buffer_pool(size: int) -> int:
+    """Resize MariaDB's buffer pool (online) and wait for it; returns the old size."""
+    conn = my_connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT @@innodb_buffer_pool_size")
+            old = int(cur.fetchone()[0])
+            cur.execute("SET GLOBAL innodb_buffer_pool_size = %s", (size,))
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                time.sleep(1)
+                cur.execute("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_resize_status'")
+                row = cur.fetchone()
+                status = str(row[1]) if row else ""
+                if not status or "ompleted" in status:
+                    break
+            cur.execute("SELECT @@innodb_buffer_pool_size")
+            log(f"MariaDB innodb_buffer_pool_size {old >> 20} MB -> "
+                f"{int(cur.fetchone()[0]) >> 20} MB")
+    finally:
+        conn.close()
+    return old
+
+
 def render(rows: list[Row], header: list[str]) -> str:
     out = ["# mistral-db-manage vs upstream Mistral 23.0.0", "", *header, "",
            "| dialect | scenario | tool | wall s | peak RSS MB | ratio (upstream/ours) "
@@ -691,6 +715,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="where TSV files, SQLite files and logs go (default: a temp dir)")
     p.add_argument("--keep-workdir", action="store_true")
     p.add_argument("--out", type=Path, help="also write the Markdown report here")
+    p.add_argument("--mariadb-buffer-pool", type=int, metavar="MB",
+                   help="run with MariaDB's innodb_buffer_pool_size set to MB (a global, "
+                        "dynamic setting; restored afterwards); both tools run under it")
     args = p.parse_args(argv)
 
     sizes = [QUICK_N] if args.quick else [int(s) for s in args.sizes.split(",") if s]
@@ -707,6 +734,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     log(f"workdir {workdir}")
     bench = Bench(args, workdir, ours, upstream)
     drop_leftovers()
+    restore_pool = None
+    if args.mariadb_buffer_pool and "mysql" in dialects:
+        restore_pool = set_buffer_pool(args.mariadb_buffer_pool << 20)
+    header = machine_description(dialects, args.upstream_venv if upstream else None)
     refs: dict[int, Database] = {}
     # the SQLite row check compares with a server result, so servers go first
     order = sorted(dialects, key=lambda d: d == "sqlite")
@@ -739,8 +770,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             with contextlib.suppress(Exception):
                 ref.drop()
         drop_leftovers()
-    report = render(bench.rows, machine_description(
-        dialects, args.upstream_venv if upstream else None))
+        if restore_pool is not None:
+            set_buffer_pool(restore_pool)
+    report = render(bench.rows, header)
     report += ("\n\nwall s = `upgrade`/`current` subprocess wall time, database server work "
                "included; peak RSS = ru_maxrss of that process (the client; the server's "
                "memory is not counted).  Empty upgrade and current: median of "
