@@ -234,6 +234,12 @@ def _refuse_unversioned(connection: Connection, chain: Chain, dialect: str) -> N
     found = [name for name in MISTRAL_MARKER_TABLES if name in tables]
     if not found:
         return
+    if _interrupted_creation(connection, tables):
+        raise UnversionedDatabaseError(
+            "an earlier upgrade stopped while creating the schema of an empty database "
+            "(this tool's journal says so): run `mistral-db-manage upgrade` again; it "
+            "removes the empty tables that run left and starts over"
+        )
     matches = matching_revisions(connection, chain, dialect)
     if matches:
         hint = (
@@ -262,6 +268,17 @@ def _read_revision(settings: Settings, chain: Chain, *, refuse_unversioned: bool
         if refuse_unversioned:
             return _revision_or_refuse(database, chain)
         return _recorded_revision(database.connection, chain)
+
+
+def _interrupted_creation(connection: Connection, tables: set[str]) -> bool:
+    """MySQL: whether the journal records a direct creation that did not finish."""
+    from .runner import journal
+
+    if journal.JOURNAL_TABLE_NAME not in tables:
+        return False
+    interrupted = journal.progress(connection, journal.DIRECT_CREATION) != (0, 0)
+    connection.rollback()
+    return interrupted
 
 
 def current(settings: Settings, *, versions_dir: Path | None = None) -> CurrentState:

@@ -93,6 +93,11 @@ def test_a_failed_express_creation_leaves_the_full_path_a_clean_start(
         assert fresh_db.rows("SELECT * FROM alembic_version") == []
         assert fresh_db.rows("SELECT revision, operations_done, operations_started "
                              "FROM mistral_db_manage_journal") == [("<create>", 0, 1)]
+        # what is left is named for what it is, and how to go on
+        status = run_cli("--config-file", str(conf), "current", cwd=tmp_path)
+        assert status.returncode != 0
+        assert "stopped while creating the schema" in status.stderr
+        assert "upgrade` again" in status.stderr
     else:
         assert left == set()
     runs = api.applied_runs(settings_for(fresh_db.url))
