@@ -33,10 +33,18 @@ SPECS: dict[str, Any] = {
     "t-escaped-key": None,  # raw text below
     "t-str-space": None,
     "t-value-only": {"a": "workflow", "workflow_name": "x"},
+    "t-nul-escape": None,  # raw text below: jsonb would refuse it, json.loads does not
+    "t-huge-number": None,
+    "t-lone-surrogate": None,
+    "t-str-nul": None,
 }
 RAW_SPECS = {
     "t-escaped-key": '{"work\\u0066low": true}',
     "t-str-space": ' \n "a workflow"',
+    "t-nul-escape": '{"note": "a\\u0000b", "workflow": "wf"}',
+    "t-huge-number": '{"workflow": 1e400, "n": 123456789012345678901234567890}',
+    "t-lone-surrogate": '["x\\ud800", "workflow"]',
+    "t-str-nul": '"a\\u0000 workflow"',
 }
 
 
@@ -153,7 +161,7 @@ def test_006_gives_existing_delayed_calls_processing_false(fresh_db: FreshDataba
         engine.dispose()
 
 
-@pytest.mark.parametrize("bad_spec", [None, "not json", "42", "null"])
+@pytest.mark.parametrize("bad_spec", [None, "not json", "42", "null", "true", ""])
 def test_020_refuses_specs_upstream_cannot_read(fresh_db: FreshDatabase,
                                                 bad_spec: str | None) -> None:
     settings = settings_for(fresh_db.url)

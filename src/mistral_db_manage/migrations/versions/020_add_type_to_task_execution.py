@@ -19,56 +19,31 @@ down_revision = "019"
 #   * JSON array: one of its elements is the string "workflow";
 #   * JSON string: it contains the substring "workflow" (case-sensitive).
 # Any other spec (NULL, a JSON number, boolean or null, text that is not JSON)
-# makes upstream's whole upgrade fail.  Here the same rows are refused by a
-# check that runs before anything in this revision changes, with a message
-# naming the row; then one set-based UPDATE per dialect classifies the rows.
+# makes upstream's whole upgrade fail.  Here the same rows are refused with a
+# message naming the row, before anything in this revision takes effect: on
+# MySQL and SQLite by a check that runs first, on PostgreSQL by the one pass
+# that also classifies the rows, inside the revision's transaction.  The rows
+# are classified by one set-based UPDATE per dialect.
 
 _EXPLANATION = (
     "; revision 020 needs a JSON object, array or string in every row (upstream Mistral "
     "fails on such a row too). Fix or delete the row, then run upgrade again."
 )
 
+# MariaDB's JSON functions refuse a lone surrogate escape (\ud800), which
+# json.loads accepts: a spec that holds one is read with every surrogate escape
+# made \u0001, which changes no key, element or "workflow" substring.
+# CHAR(92) is a backslash (whatever NO_BACKSLASH_ESCAPES says).
+_MY_DECODABLE = (
+    "REGEXP_REPLACE(spec, CONCAT(CHAR(92), CHAR(92), 'u[dD][89a-fA-F][0-9a-fA-F]{2}'), "
+    "CONCAT(CHAR(92), CHAR(92), 'u0001'))"
+)
+_MY_SPEC = f"IF(LOCATE(CONCAT(CHAR(92), 'ud'), spec) > 0, {_MY_DECODABLE}, spec)"
+
+# SQLite's JSON functions end a decoded string at a \u0000 escape.
+_SQ_SPEC = "replace(task_executions_v2.spec, '\\u0000', '\\u0001')"
+
 _CHECK = {
-    # PostgreSQL 15 has no JSON validity test, so the fast query runs in a block
-    # that catches the cast error of invalid JSON; only then are the rows cast
-    # one by one to find the culprit.  `json` (not jsonb) accepts what Python's
-    # json.loads accepts (e.g. \u0000 escapes).
-    "postgresql": [
-        f"""
-DO $mdm_020$
-DECLARE
-    candidate record;
-    row_id text;
-    problem text;
-BEGIN
-    BEGIN
-        SELECT id, CASE WHEN spec IS NULL THEN 'NULL'
-                        WHEN json_typeof(spec::json) = 'null' THEN 'JSON null'
-                        ELSE 'a JSON ' || json_typeof(spec::json) END
-          INTO row_id, problem
-          FROM task_executions_v2
-         WHERE spec IS NULL OR json_typeof(spec::json) NOT IN ('object', 'array', 'string')
-         LIMIT 1;
-    EXCEPTION WHEN invalid_text_representation THEN
-        FOR candidate IN SELECT id, spec FROM task_executions_v2 LOOP
-            BEGIN
-                PERFORM candidate.spec::json;
-            EXCEPTION WHEN invalid_text_representation THEN
-                row_id := candidate.id;
-                problem := 'not valid JSON';
-                EXIT;
-            END;
-        END LOOP;
-    END;
-    IF row_id IS NOT NULL THEN
-        RAISE EXCEPTION USING MESSAGE =
-            'task_executions_v2 row ' || row_id || ': spec is ' || problem
-            || '{_EXPLANATION}';
-    END IF;
-END
-$mdm_020$
-""",
-    ],
     # MariaDB: a conditional SIGNAL, prepared from a variable so that no
     # compound statement is needed (scripts run with the mysql client).  A
     # valid JSON text is an object, array or string exactly when its first
@@ -79,15 +54,15 @@ $mdm_020$
 SET @mdm_020_problem = (
     SELECT CONCAT('task_executions_v2 row ', id, ': spec is ',
                   CASE WHEN spec IS NULL THEN 'NULL'
-                       WHEN JSON_VALID(spec) = 0 THEN 'not valid JSON'
-                       WHEN JSON_TYPE(spec) = 'NULL' THEN 'JSON null'
-                       WHEN JSON_TYPE(spec) = 'BOOLEAN' THEN 'a JSON boolean'
+                       WHEN JSON_VALID({_MY_DECODABLE}) = 0 THEN 'not valid JSON'
+                       WHEN JSON_TYPE({_MY_DECODABLE}) = 'NULL' THEN 'JSON null'
+                       WHEN JSON_TYPE({_MY_DECODABLE}) = 'BOOLEAN' THEN 'a JSON boolean'
                        ELSE 'a JSON number' END,
                   '{_EXPLANATION}')
       FROM task_executions_v2
      WHERE spec IS NULL
         OR (LEFT(spec, 1) NOT IN ('{{', '[', '"') AND NOT spec REGEXP '^[[:space:]]*[[{{"]')
-        OR JSON_VALID(spec) = 0
+        OR (JSON_VALID(spec) = 0 AND JSON_VALID({_MY_DECODABLE}) = 0)
      LIMIT 1)
 """,
         """
@@ -122,16 +97,75 @@ SELECT json_extract('{{}}', 'task_executions_v2 row ' || id || ': spec is '
 # an array element "workflow" is written "workflow", quotes included, unless a
 # \u escape spells it, and a string spec starts with a quote.  Every other
 # row is an ACTION, the value the column is added with.
+def _pg_is_workflow(text: str) -> str:
+    """PostgreSQL: whether the spec ``text`` (an SQL expression) makes a WORKFLOW;
+    a row to refuse fails a cast of its id to json (``|| ' !'`` is never JSON)."""
+    return f"""CASE json_typeof(spec::json)
+           WHEN 'object' THEN ({text})::json -> 'workflow' IS NOT NULL
+           WHEN 'array' THEN 'workflow' IN (SELECT json_array_elements_text(({text})::json))
+           WHEN 'string' THEN strpos(({text})::json #>> '{{}}', 'workflow') > 0
+           ELSE (id || ' !')::json IS NULL
+           END"""
+
+
+# `->` and its kin decode the strings they pass, and PostgreSQL cannot decode
+# \u0000 or a lone surrogate escape, which json.loads accepts; such escapes
+# are made \u0001 first, which changes no key, element or "workflow" substring.
+_PG_DECODABLE = r"regexp_replace(spec, '\\u(0000|[dD][89a-fA-F][0-9a-fA-F]{2})', '\\u0001', 'g')"
+
 _CLASSIFY = {
+    # PostgreSQL runs a revision in one transaction, so the check and the
+    # classification are one pass, which reads each spec twice (a spec is
+    # usually compressed, and each reading decompresses it: no text search is
+    # cheaper than the parse it would spare), and a refusal rolls the whole
+    # revision back.  The pass is repeated with undecodable escapes replaced
+    # only when the first one fails; when that fails too, the handler finds
+    # the first row to refuse and raises the explanation.  PostgreSQL 15 has
+    # no JSON validity test; json_typeof(spec::json) validates without
+    # decoding, and `json` (not jsonb) accepts what json.loads accepts
+    # (numbers of any size, duplicate keys).
     "postgresql": [
-        r"""
-UPDATE task_executions_v2 SET type = 'WORKFLOW'
- WHERE (strpos(spec, '"workflow"') > 0 OR strpos(spec, '\u') > 0 OR spec ~ '^\s*"')
-   AND CASE WHEN spec ~ '^\s*\{' THEN spec::json -> 'workflow' IS NOT NULL
-            WHEN spec ~ '^\s*\[' THEN 'workflow' IN (SELECT json_array_elements_text(spec::json))
-            WHEN spec ~ '^\s*"' THEN strpos(spec::json #>> '{}', 'workflow') > 0
-            ELSE false
-       END
+        f"""
+DO $mdm_020$
+DECLARE
+    candidate record;
+    row_id text;
+    problem text;
+BEGIN
+    BEGIN
+        UPDATE task_executions_v2 SET type = 'WORKFLOW'
+         WHERE {_pg_is_workflow("spec")};
+    EXCEPTION WHEN invalid_text_representation OR untranslatable_character THEN
+        UPDATE task_executions_v2 SET type = 'WORKFLOW'
+         WHERE {_pg_is_workflow(_PG_DECODABLE)};
+    END;
+EXCEPTION WHEN invalid_text_representation THEN
+    BEGIN
+        SELECT id, CASE WHEN spec IS NULL THEN 'NULL'
+                        WHEN json_typeof(spec::json) = 'null' THEN 'JSON null'
+                        ELSE 'a JSON ' || json_typeof(spec::json) END
+          INTO row_id, problem
+          FROM task_executions_v2
+         WHERE spec IS NULL OR json_typeof(spec::json) NOT IN ('object', 'array', 'string')
+         LIMIT 1;
+    EXCEPTION WHEN invalid_text_representation THEN
+        FOR candidate IN SELECT id, spec FROM task_executions_v2 LOOP
+            BEGIN
+                PERFORM candidate.spec::json;
+            EXCEPTION WHEN invalid_text_representation THEN
+                row_id := candidate.id;
+                problem := 'not valid JSON';
+                EXIT;
+            END;
+        END LOOP;
+    END;
+    IF row_id IS NULL THEN
+        RAISE;
+    END IF;
+    RAISE EXCEPTION USING MESSAGE =
+        'task_executions_v2 row ' || row_id || ': spec is ' || problem || '{_EXPLANATION}';
+END
+$mdm_020$
 """,
     ],
     "mysql": [
@@ -146,24 +180,24 @@ UPDATE task_executions_v2 SET type = 'WORKFLOW'
  WHERE (LOCATE(BINARY '"workflow"', spec) > 0 OR LOCATE(CONCAT(CHAR(92), 'u'), spec) > 0
         OR (LEFT(spec, 1) NOT IN ('{', '[') AND spec REGEXP '^[[:space:]]*"'))
    AND CASE WHEN spec REGEXP '^[[:space:]]*[{]' THEN
-                JSON_CONTAINS_PATH(spec, 'one', '$.workflow')
+                JSON_CONTAINS_PATH(<SPEC>, 'one', '$.workflow')
                 OR (LOCATE(CONCAT(CHAR(92), 'u'), spec) > 0
                     AND EXISTS (SELECT 1
-                                  FROM JSON_TABLE(JSON_KEYS(spec), '$[*]'
+                                  FROM JSON_TABLE(JSON_KEYS(<SPEC>), '$[*]'
                                                   COLUMNS (k LONGTEXT PATH '$')) AS object_keys
                                  WHERE BINARY object_keys.k = 'workflow'))
             WHEN spec REGEXP '^[[:space:]]*[[]' THEN
                 EXISTS (SELECT 1
-                          FROM JSON_TABLE(spec, '$[*]'
+                          FROM JSON_TABLE(<SPEC>, '$[*]'
                                           COLUMNS (v LONGTEXT PATH '$',
                                                    j JSON PATH '$')) AS elements
                          WHERE BINARY elements.v = 'workflow'
                            AND JSON_TYPE(elements.j) = 'STRING')
             WHEN spec REGEXP '^[[:space:]]*"' THEN
-                LOCATE(BINARY 'workflow', JSON_UNQUOTE(spec)) > 0
+                LOCATE(BINARY 'workflow', JSON_UNQUOTE(<SPEC>)) > 0
             ELSE 0
        END
-""",
+""".replace("<SPEC>", _MY_SPEC),
     ],
     "sqlite": [
         """
@@ -171,24 +205,25 @@ UPDATE task_executions_v2 SET type = 'WORKFLOW'
  WHERE (instr(spec, '"workflow"') > 0 OR instr(spec, '\\u') > 0
         OR ltrim(spec, ' ' || char(9, 10, 13)) LIKE '"%')
    AND CASE json_type(spec)
-       WHEN 'object' THEN EXISTS (SELECT 1 FROM json_each(task_executions_v2.spec) AS e
+       WHEN 'object' THEN EXISTS (SELECT 1 FROM json_each(<SPEC>) AS e
                                    WHERE e.key = 'workflow')
-       WHEN 'array' THEN EXISTS (SELECT 1 FROM json_each(task_executions_v2.spec) AS e
+       WHEN 'array' THEN EXISTS (SELECT 1 FROM json_each(<SPEC>) AS e
                                   WHERE e.type = 'text' AND e.value = 'workflow')
-       WHEN 'text' THEN instr(json_extract(spec, '$'), 'workflow') > 0
+       WHEN 'text' THEN instr(json_extract(<SPEC>, '$'), 'workflow') > 0
        ELSE 0
        END
-""",
+""".replace("<SPEC>", _SQ_SPEC),
     ],
 }
 
 operations = [
-    # A check, not a change: no table is named, so an interrupted MySQL run
-    # never takes it for done and always runs it again.
+    # A check, not a change: it names no table, so a MySQL run interrupted
+    # while checking checks again.
     Sql(
         "check that every task_executions_v2.spec is a JSON object, array or string",
         _CHECK,
         data=False,
+        dialects=("mysql", "sqlite"),  # PostgreSQL checks while it classifies
     ),
     # Every existing row starts as an ACTION (constant time on PostgreSQL and
     # MariaDB); the UPDATE below turns the workflow tasks into WORKFLOW.
