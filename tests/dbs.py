@@ -370,6 +370,15 @@ class FreshDatabase:
         finally:
             engine.dispose()
 
+    def execute(self, statement: str) -> None:
+        """Run one statement in a transaction of its own."""
+        engine = self.engine()
+        try:
+            with engine.begin() as connection:
+                connection.execute(sa.text(statement))
+        finally:
+            engine.dispose()
+
     def rows(self, query: str) -> list[tuple[object, ...]]:
         engine = self.engine()
         try:

@@ -58,12 +58,7 @@ def test_express_creation_equals_the_full_path(fresh_db: FreshDatabase, make_db)
 
 
 def test_a_database_with_any_table_takes_the_full_path(fresh_db: FreshDatabase) -> None:
-    engine = fresh_db.engine()
-    try:
-        with engine.begin() as connection:
-            connection.execute(sa.text("CREATE TABLE operator_notes (id INTEGER PRIMARY KEY)"))
-    finally:
-        engine.dispose()
+    fresh_db.execute("CREATE TABLE operator_notes (id INTEGER PRIMARY KEY)")
     result = api.upgrade(settings_for(fresh_db.url), "head")
     assert not result.express and result.end == "045"
     assert "operator_notes" in set(fresh_db.table_names())

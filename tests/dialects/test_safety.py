@@ -116,12 +116,7 @@ def test_verify_and_drift(fresh_db: FreshDatabase, tmp_path: Path) -> None:
     api.upgrade(settings, "030")
     clean = run_cli("--config-file", str(conf), "verify", cwd=tmp_path)
     assert clean.returncode == 0 and "exactly revision 030" in clean.stdout
-    engine = fresh_db.engine()
-    try:
-        with engine.begin() as connection:
-            connection.execute(sa.text("ALTER TABLE task_executions_v2 ADD COLUMN hack INTEGER"))
-    finally:
-        engine.dispose()
+    fresh_db.execute("ALTER TABLE task_executions_v2 ADD COLUMN hack INTEGER")
     drift = run_cli("--config-file", str(conf), "verify", "--format", "json", cwd=tmp_path)
     assert drift.returncode == 1
     report = json.loads(drift.stdout)
