@@ -263,15 +263,7 @@ def _lock(stack: ExitStack, connection: Any, url: PlainUrl) -> bool:
     if not acquired:
         return False
 
-    def release() -> None:
-        try:
-            connection.rollback()
-            lock.release()
-            connection.commit()
-        except Exception:
-            pass  # the lock dies with the session, closed next
-
-    stack.callback(release)
+    stack.callback(lock.release_quietly, connection)
     return True
 
 

@@ -80,13 +80,7 @@ def migration_lock(
         try:
             yield
         finally:
-            try:
-                if session.in_transaction():
-                    session.rollback()
-                lock.release()
-                session.commit()
-            except Exception:
-                pass
+            lock.release_quietly(session)
     finally:
         if own:
             session.close()
@@ -138,6 +132,16 @@ class ServerLock:
 
     def release(self) -> None:
         raise NotImplementedError
+
+    def release_quietly(self, session: Any) -> None:
+        """End what ``session`` left open, release the lock and commit, ignoring
+        failures: the lock dies with the session anyway, which is closed next."""
+        try:
+            session.rollback()
+            self.release()
+            session.commit()
+        except Exception:
+            pass
 
 
 def server_lock(dialect: str, first_row: FirstRow) -> ServerLock:
