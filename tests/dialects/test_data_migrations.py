@@ -37,6 +37,8 @@ SPECS: dict[str, Any] = {
     "t-huge-number": None,
     "t-lone-surrogate": None,
     "t-str-nul": None,
+    "t-arr-escaped": None,
+    "t-obj-escaped-miss": None,
 }
 RAW_SPECS = {
     "t-escaped-key": '{"work\\u0066low": true}',
@@ -45,6 +47,8 @@ RAW_SPECS = {
     "t-huge-number": '{"workflow": 1e400, "n": 123456789012345678901234567890}',
     "t-lone-surrogate": '["x\\ud800", "workflow"]',
     "t-str-nul": '"a\\u0000 workflow"',
+    "t-arr-escaped": '["\\u0077orkflow"]',
+    "t-obj-escaped-miss": '{"\\u0061": "workflow"}',
 }
 
 

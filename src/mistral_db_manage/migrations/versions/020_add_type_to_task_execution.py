@@ -93,16 +93,23 @@ SELECT json_extract('{{}}', 'task_executions_v2 row ' || id || ': spec is '
     ],
 }
 
+# PostgreSQL: the texts that can hold a key or an element "workflow" (E'\\u'
+# is a backslash and a u, whatever standard_conforming_strings says).
+_PG_CANDIDATE = "(strpos(spec, '\"workflow\"') > 0 OR strpos(spec, E'\\\\u') > 0)"
+
 # Only rows whose text could make them a WORKFLOW are parsed again: a key or
 # an array element "workflow" is written "workflow", quotes included, unless a
 # \u escape spells it, and a string spec starts with a quote.  Every other
 # row is an ACTION, the value the column is added with.
 def _pg_is_workflow(text: str) -> str:
     """PostgreSQL: whether the spec ``text`` (an SQL expression) makes a WORKFLOW;
-    a row to refuse fails a cast of its id to json (``|| ' !'`` is never JSON)."""
+    a row to refuse fails a cast of its id to json (``|| ' !'`` is never JSON).
+    The text search spares the second parse to the rows that cannot be a
+    WORKFLOW (two thirds of them in the benchmark: 0.5 s of 7 s at N=200,000)."""
     return f"""CASE json_typeof(spec::json)
-           WHEN 'object' THEN ({text})::json -> 'workflow' IS NOT NULL
-           WHEN 'array' THEN 'workflow' IN (SELECT json_array_elements_text(({text})::json))
+           WHEN 'object' THEN {_PG_CANDIDATE} AND ({text})::json -> 'workflow' IS NOT NULL
+           WHEN 'array' THEN {_PG_CANDIDATE}
+                AND 'workflow' IN (SELECT json_array_elements_text(({text})::json))
            WHEN 'string' THEN strpos(({text})::json #>> '{{}}', 'workflow') > 0
            ELSE (id || ' !')::json IS NULL
            END"""
@@ -115,9 +122,10 @@ _PG_DECODABLE = r"regexp_replace(spec, '\\u(0000|[dD][89a-fA-F][0-9a-fA-F]{2})',
 
 _CLASSIFY = {
     # PostgreSQL runs a revision in one transaction, so the check and the
-    # classification are one pass, which reads each spec twice (a spec is
-    # usually compressed, and each reading decompresses it: no text search is
-    # cheaper than the parse it would spare), and a refusal rolls the whole
+    # classification are one pass, which validates every spec and parses
+    # again only the candidates (each reading decompresses the spec, yet a
+    # text search still costs less than the parse it spares; one jsonb parse
+    # per row measured slower than both), and a refusal rolls the whole
     # revision back.  The pass is repeated with undecodable escapes replaced
     # only when the first one fails; when that fails too, the handler finds
     # the first row to refuse and raises the explanation.  PostgreSQL 15 has
