@@ -9,6 +9,7 @@ the revision runs.
 from __future__ import annotations
 
 import json
+import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -183,5 +184,112 @@ def test_020_refuses_specs_upstream_cannot_read(fresh_db: FreshDatabase,
         with engine.connect() as connection:
             columns = {c["name"] for c in sa.inspect(connection).get_columns("task_executions_v2")}
         assert "type" not in columns
+    finally:
+        engine.dispose()
+
+
+# -- generated data ---------------------------------------------------------------------
+#
+# A seeded generator writes JSON texts the way any JSON writer may: random blanks
+# between tokens, any character of a string possibly written as a \u escape (letters
+# of "workflow" included), characters that must be escaped (\u0000, quotes, lone
+# surrogates), duplicate keys, huge numbers, nesting.  Each text is classified by
+# upstream's Python expression and by the revision.
+
+_KEYS = ["workflow", "Workflow", "workflows", "workflow_name", "workflow ", "wf", "action",
+         "input", "name", "work flow", "ワークフロー", "workflow\x00", "\x00", "\ud800"]
+_WORDS = ["workflow", "my workflow", "WORKFLOW", "workflo", "workflows", "std.noop", "",
+          "a\x00workflow", "x\ud800", "\"workflow\"", "\\workflow", "ワ workflow"]
+_NUMBERS = ["0", "-0", "1e400", "123456789012345678901234567890", "3.25", "-7E-2"]
+
+
+class _SpecWriter:
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+
+    def blank(self) -> str:
+        return self.rng.choice(["", "", "", " ", "\n", "\t ", "\r\n  "])
+
+    def string(self, text: str) -> str:
+        out = []
+        for c in text:
+            must = c in '"\\' or ord(c) < 0x20 or 0xD800 <= ord(c) <= 0xDFFF
+            if must or self.rng.random() < 0.08:
+                if ord(c) > 0xFFFF:
+                    high, low = divmod(ord(c) - 0x10000, 0x400)
+                    out.append(f"\\u{0xD800 + high:04x}\\u{0xDC00 + low:04X}")
+                else:
+                    out.append(f"\\u{ord(c):04x}" if self.rng.random() < 0.5
+                               else f"\\u{ord(c):04X}")
+            else:
+                out.append(c)
+        return '"' + "".join(out) + '"'
+
+    def value(self, depth: int) -> str:
+        kind = self.rng.choice(["object", "array", "string", "scalar", "scalar"]
+                               if depth < 3 else ["string", "scalar"])
+        if kind == "object":
+            return self.object(depth + 1)
+        if kind == "array":
+            return self.array(depth + 1)
+        if kind == "string":
+            return self.string(self.rng.choice(_WORDS))
+        return self.rng.choice([*_NUMBERS, "true", "false", "null"])
+
+    def object(self, depth: int) -> str:
+        keys = self.rng.choices(_KEYS, k=self.rng.randint(0, 4))  # duplicates allowed
+        members = [self.blank() + self.string(k) + self.blank() + ":" + self.blank()
+                   + self.value(depth) for k in keys]
+        return "{" + ",".join(members) + self.blank() + "}"
+
+    def array(self, depth: int) -> str:
+        items = [self.blank() + self.rng.choice([self.string(self.rng.choice(_WORDS)),
+                                                 self.value(depth)])
+                 for _ in range(self.rng.randint(0, 4))]
+        return "[" + ",".join(items) + self.blank() + "]"
+
+    def spec(self) -> str:
+        top = self.rng.choice(["object", "object", "object", "array", "string"])
+        body = (self.object(1) if top == "object" else self.array(1) if top == "array"
+                else self.string(self.rng.choice(_WORDS)))
+        return self.blank() + body + self.blank()
+
+
+def test_020_and_022_match_upstream_on_generated_rows(fresh_db: FreshDatabase) -> None:
+    seed = 20261126
+    rng = random.Random(seed)
+    writer = _SpecWriter(rng)
+    specs = {f"t{i:04d}": writer.spec() for i in range(400)}
+    names = {f"a{i:04d}": rng.choice([None, "", " ", "  ", "\t", "wf", " x", "0"])
+             for i in range(60)}
+    expected_types = {t: upstream_type(text) for t, text in specs.items()}
+    # The generator must reach both answers, and the escaped spellings.
+    assert 40 < sum(v == "WORKFLOW" for v in expected_types.values()) < 360
+    assert any("\\u0077" in s or "\\u0057" in s.upper() for s in specs.values())
+
+    settings = settings_for(fresh_db.url)
+    api.upgrade(settings, "019")
+    engine = fresh_db.engine()
+    try:
+        with engine.begin() as connection:
+            connection.execute(sa.text(
+                "INSERT INTO workflow_executions_v2 (id, name) VALUES ('w1', 'wf')"))
+            connection.execute(
+                sa.text("INSERT INTO task_executions_v2 (id, name, spec, workflow_execution_id) "
+                        "VALUES (:id, 't', :spec, 'w1')"),
+                [{"id": t, "spec": text} for t, text in specs.items()],
+            )
+            connection.execute(
+                sa.text("INSERT INTO action_executions_v2 (id, workflow_name) "
+                        "VALUES (:id, :name)"),
+                [{"id": a, "name": name} for a, name in names.items()],
+            )
+        api.upgrade(settings, "022")
+        types = rows(engine, "SELECT id, type FROM task_executions_v2")
+        wrong = {t: (specs[t], types[t][0]) for t in specs
+                 if types[t] != (expected_types[t],)}
+        assert not wrong, f"seed {seed}: (spec, type given) where upstream differs: {wrong}"
+        actions = rows(engine, "SELECT id, workflow_namespace FROM action_executions_v2")
+        assert actions == {a: ("" if name else None,) for a, name in names.items()}
     finally:
         engine.dispose()
