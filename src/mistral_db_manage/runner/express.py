@@ -41,6 +41,7 @@ import logging
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
+from functools import partial
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -249,15 +250,7 @@ def _lock(stack: ExitStack, connection: Any, url: PlainUrl) -> bool:
             return False
         return True
 
-    def first_row(sql: str, params: Any) -> Any:
-        cursor = connection.cursor()
-        try:
-            cursor.execute(sql, params)
-            return cursor.fetchone()
-        finally:
-            cursor.close()
-
-    lock = server_lock(url.dialect, first_row)
+    lock = server_lock(url.dialect, partial(_first_row, connection))
     acquired = lock.try_acquire()
     connection.commit()
     if not acquired:
@@ -278,13 +271,22 @@ _EMPTY_QUERY = {
 }
 
 
-def _is_empty(connection: Any, dialect: str) -> bool:
+def _first_row(connection: Any, sql: str, params: Any = None) -> Any:
+    """The first row of one statement, on a cursor of its own; without ``params``
+    the SQL goes as written (sqlite3 refuses None, PyMySQL would %-format ())."""
     cursor = connection.cursor()
     try:
-        cursor.execute(_EMPTY_QUERY[dialect])
-        row = cursor.fetchone()
+        if params is None:
+            cursor.execute(sql)
+        else:
+            cursor.execute(sql, params)
+        return cursor.fetchone()
     finally:
         cursor.close()
+
+
+def _is_empty(connection: Any, dialect: str) -> bool:
+    row = _first_row(connection, _EMPTY_QUERY[dialect])
     if dialect != "sqlite":
         connection.commit()
     return row is not None and row[0] == 0
