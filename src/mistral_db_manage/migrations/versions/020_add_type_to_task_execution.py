@@ -93,14 +93,16 @@ SELECT json_extract('{{}}', 'task_executions_v2 row ' || id || ': spec is '
     ],
 }
 
-# PostgreSQL: the texts that can hold a key or an element "workflow" (E'\\u'
-# is a backslash and a u, whatever standard_conforming_strings says).
-_PG_CANDIDATE = "(strpos(spec, '\"workflow\"') > 0 OR strpos(spec, E'\\\\u') > 0)"
-
 # Only rows whose text could make them a WORKFLOW are parsed again: a key or
 # an array element "workflow" is written "workflow", quotes included, unless a
 # \u escape spells it, and a string spec starts with a quote.  Every other
 # row is an ACTION, the value the column is added with.
+
+# PostgreSQL: the texts that can hold a key or an element "workflow" (E'\\u'
+# is a backslash and a u, whatever standard_conforming_strings says).
+_PG_CANDIDATE = "(strpos(spec, '\"workflow\"') > 0 OR strpos(spec, E'\\\\u') > 0)"
+
+
 def _pg_is_workflow(text: str) -> str:
     """PostgreSQL: whether the spec ``text`` (an SQL expression) makes a WORKFLOW;
     a row to refuse fails a cast of its id to json (``|| ' !'`` is never JSON).
