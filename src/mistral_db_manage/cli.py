@@ -1,6 +1,9 @@
 """The command line: an argparse table mapped onto :mod:`.api` calls.
 
 This module only parses arguments, prints results and chooses exit codes.
+It imports SQLAlchemy's side of the runner (the migrator, the plan) inside the
+commands that use it, for start-up time: ``current`` and ``history`` run
+without it.
 Every :class:`~.errors.MistralDbManageError` becomes one line on stderr and
 its exit code; ``--debug`` shows the traceback instead.  argparse's own usage
 errors exit 2.
@@ -17,12 +20,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import api
+from .config import Settings, load_settings
 from .errors import MistralDbManageError
+from .runner import events
+from .runner.events import RunEvent
 
 if TYPE_CHECKING:
-    from .config import Settings
-    from .runner.chain import Revision
-    from .runner.plan import Plan
+    from .runner.plan import UpgradePlan
 
 PROG = "mistral-db-manage"
 #: exit status of ``status``/``upgrade --plan`` when upgrades are pending
@@ -135,8 +140,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace, *, require_connection: bool = True) -> Settings:
-    from .config import load_settings
-
     settings = load_settings(
         args.config_file, args.config_dir, require_connection=require_connection
     )
@@ -146,41 +149,48 @@ def _settings(args: argparse.Namespace, *, require_connection: bool = True) -> S
 
 
 class Progress:
-    """Revision progress on stderr: a bar on a terminal, log lines otherwise."""
+    """Run events on stderr: a bar on a terminal, log lines otherwise."""
 
     def __init__(self, total: int) -> None:
         self.total = total
         self.done = 0
         self.tty = sys.stderr.isatty()
 
-    def __call__(self, event: str, revision: Revision, seconds: float) -> None:
-        title = revision.message.splitlines()[0] if revision.message else ""
-        if event == "create":
-            log.info("Creating the schema of revision %s at once (the database is empty)",
-                     revision.id)
-            self.done = self.total - 1
-        elif event == "start":
-            if self.tty:
-                width = 30
-                filled = width * self.done // max(self.total, 1)
-                bar = "#" * filled + "-" * (width - filled)
-                line = f"[{bar}] {self.done}/{self.total} {revision.id} {title[:40]:40}"
-                sys.stderr.write("\r" + line)
-                sys.stderr.flush()
-            else:
-                log.info("Running upgrade %s -> %s, %s", revision.down_revision or "<base>",
-                         revision.id, title)
-        else:
-            self.done += 1
-            if self.tty and self.done == self.total:
-                sys.stderr.write("\r" + " " * 90 + "\r")
-                sys.stderr.flush()
-            elif not self.tty and seconds >= 1.0:
-                log.info("  %s took %.1f s", revision.id, seconds)
+    def __call__(self, event: RunEvent) -> None:
+        match event:
+            case events.Notice(message):
+                log.warning("%s", message)
+            case events.SchemaCreationStarted(revision):
+                log.info("Creating the schema of revision %s at once (the database is empty)",
+                         revision.id)
+                self.done = self.total - 1
+            case events.RevisionStarted(revision):
+                title = revision.message.splitlines()[0] if revision.message else ""
+                if self.tty:
+                    width = 30
+                    filled = width * self.done // max(self.total, 1)
+                    bar = "#" * filled + "-" * (width - filled)
+                    line = f"[{bar}] {self.done}/{self.total} {revision.id} {title[:40]:40}"
+                    sys.stderr.write("\r" + line)
+                    sys.stderr.flush()
+                else:
+                    log.info("Running upgrade %s -> %s, %s", revision.down_revision or "<base>",
+                             revision.id, title)
+            case events.RevisionApplied(revision, seconds) | events.SchemaCreated(
+                revision, seconds
+            ):
+                self.done += 1
+                if self.tty and self.done == self.total:
+                    sys.stderr.write("\r" + " " * 90 + "\r")
+                    sys.stderr.flush()
+                elif not self.tty and seconds >= 1.0:
+                    log.info("  %s took %.1f s", revision.id, seconds)
 
 
-def _notify(message: str) -> None:
-    log.warning("%s", message)
+def _notify(event: RunEvent) -> None:
+    """Events of the commands without a progress display: only notices are shown."""
+    if isinstance(event, events.Notice):
+        log.warning("%s", event.message)
 
 
 def _print_json(value: object) -> None:
@@ -188,8 +198,6 @@ def _print_json(value: object) -> None:
 
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
-    from . import api
-
     if args.sql:
         if args.plan:
             raise MistralDbManageError("--plan and --sql do not go together: choose one")
@@ -205,13 +213,17 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
     if args.plan:
         return _show_plan(api.plan(settings, args.revision, delta=args.delta,
                                    versions_dir=_versions_dir(args)), args.format)
+    from .runner.migrator import UpgradeOptions
+    from .runner.plan import Strategy
+
     chain = api.load_chain(_versions_dir(args))
     result = api.upgrade(
-        settings, args.revision, delta=args.delta, progress=Progress(len(chain.revisions)),
-        versions_dir=_versions_dir(args), lock_timeout=args.lock_timeout, on_wait=_notify,
-        force=args.force, backup=not args.no_backup,
+        settings, args.revision, delta=args.delta, events=Progress(len(chain.revisions)),
+        versions_dir=_versions_dir(args),
+        options=UpgradeOptions(force=args.force, backup=not args.no_backup,
+                               lock_timeout=args.lock_timeout),
     )
-    if not result.applied:
+    if result.strategy is Strategy.NOTHING:
         print(f"Nothing to do: the database is already at {result.end or 'base'}.")
     else:
         print(f"Upgraded from {result.start or 'an empty database'} to {result.end} "
@@ -219,35 +231,43 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
-def _show_plan(plan: Plan, output_format: str) -> int:
+def _show_plan(plan: UpgradePlan, output_format: str) -> int:
+    from .runner.plan import Strategy
+
     if output_format == "json":
         _print_json(dataclasses.asdict(plan) | {"status": plan.status})
-    else:
-        print(f"Current revision: {plan.current or 'none (empty database)'}")
-        print(f"Target revision:  {plan.target or 'base'} (head is {plan.head})")
-        if not plan.pending:
-            print("Nothing to do.")
-        for revision in plan.pending:
-            flag = "  [rewrites data]" if revision.rewrites_data else ""
-            print(f"{revision.revision}: {revision.message.splitlines()[0]}{flag}")
-            for operation in revision.operations:
-                rows = f", {operation.rows} row(s)" if operation.rows is not None else ""
-                lock = f" -- {operation.blocking}" if operation.blocking else ""
-                data = " (data)" if operation.rewrites_data else ""
-                print(f"    - {operation.description}{data}{rows}{lock}")
+        return EXIT_PENDING if plan.pending else 0
+    print(f"Current revision: {plan.current or 'none (empty database)'}")
+    print(f"Target revision:  {plan.target or 'base'} (head is {plan.head})")
+    if plan.leftovers:
+        print(f"First: drops the {len(plan.leftovers)} empty table(s) an interrupted "
+              f"creation left ({', '.join(plan.leftovers)})")
+    if plan.strategy is Strategy.NOTHING:
+        print("Nothing to do.")
+    elif plan.strategy is Strategy.CREATE:
+        print(f"The database is empty: the schema of revision {plan.target} is created at "
+              f"once ({len(plan.created_tables)} tables) and recorded as {plan.target}; "
+              f"no revision is replayed.")
+        print(f"Revisions covered: {plan.pending[0].revision}..{plan.pending[-1].revision} "
+              f"({len(plan.pending)})")
+    for revision in plan.pending if plan.strategy is not Strategy.CREATE else ():
+        flag = "  [rewrites data]" if revision.rewrites_data else ""
+        print(f"{revision.revision}: {revision.message.splitlines()[0]}{flag}")
+        for operation in revision.operations:
+            done = " (done by the interrupted run, skipped)" if operation.done else ""
+            rows = f", {operation.rows} row(s)" if operation.rows is not None else ""
+            lock = f" -- {operation.blocking}" if operation.blocking else ""
+            data = " (data)" if operation.rewrites_data else ""
+            print(f"    - {operation.description}{data}{rows}{lock}{done}")
     return EXIT_PENDING if plan.pending else 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from . import api
-
     return _show_plan(api.plan(_settings(args), "head", versions_dir=_versions_dir(args)),
                       args.format)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from . import api
-
     result = api.verify(_settings(args), versions_dir=_versions_dir(args))
     if args.format == "json":
         _print_json({"revision": result.revision, "clean": result.clean,
@@ -262,8 +282,6 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_current(args: argparse.Namespace) -> int:
-    from . import api
-
     state = api.current(_settings(args), versions_dir=_versions_dir(args))
     if args.format == "json":
         _print_json({"revision": state.revision, "head": state.head, "is_head": state.is_head})
@@ -277,8 +295,6 @@ def cmd_current(args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from . import api
-
     if args.applied:
         runs = api.applied_runs(_settings(args))
         if args.format == "json":
@@ -319,30 +335,24 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_stamp(args: argparse.Namespace) -> int:
-    from . import api
-
     settings = _settings(args)
     if args.sql:
         api.stamp_sql(settings.connection, args.revision, output=sys.stdout,
                       versions_dir=_versions_dir(args))
         return 0
     state = api.stamp(settings, args.revision, versions_dir=_versions_dir(args),
-                      lock_timeout=args.lock_timeout, on_wait=_notify, force=args.force)
+                      lock_timeout=args.lock_timeout, events=_notify, force=args.force)
     print(f"Stamped the database at {state.revision}.")
     return 0
 
 
 def cmd_heads(args: argparse.Namespace) -> int:
-    from . import api
-
     for head in api.heads(_versions_dir(args)):
         print(f"{head} (head)")
     return 0
 
 
 def cmd_branches(args: argparse.Namespace) -> int:
-    from . import api
-
     found = api.branches(_versions_dir(args))
     if not found:
         print("No branches: the chain is a single line.")
@@ -352,8 +362,6 @@ def cmd_branches(args: argparse.Namespace) -> int:
 
 
 def cmd_revision(args: argparse.Namespace) -> int:
-    from . import api
-
     settings = _settings(args, require_connection=args.autogenerate)
     created = api.revision(
         args.message,
@@ -370,8 +378,6 @@ def cmd_revision(args: argparse.Namespace) -> int:
 
 
 def cmd_check_migration(args: argparse.Namespace) -> int:
-    from . import api
-
     problems = api.check_migration(versions_dir=_versions_dir(args))
     if problems:
         for problem in problems:
@@ -382,8 +388,6 @@ def cmd_check_migration(args: argparse.Namespace) -> int:
 
 
 def cmd_populate(args: argparse.Namespace) -> int:
-    from . import api
-
     actions_only = args.command == "populate_actions"
     result = api.populate(
         _settings(args),
@@ -393,7 +397,7 @@ def cmd_populate(args: argparse.Namespace) -> int:
         actions_only=actions_only,
         versions_dir=_versions_dir(args),
         lock_timeout=args.lock_timeout,
-        on_wait=_notify,
+        events=_notify,
     )
     for line in result.plan.lines(verbose=args.dry_run):
         print(line)

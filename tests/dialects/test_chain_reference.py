@@ -14,8 +14,8 @@ from dbs import FreshDatabase, assert_same_schema, reference_dump
 from helpers import settings_for
 from mistral_db_manage import api
 from mistral_db_manage.runner.chain import Chain
-from mistral_db_manage.runner.execute import state_at
 from mistral_db_manage.runner.verify import verify_state
+from mistral_db_manage.schema.history import state_at
 
 CHAIN = Chain.load()
 
@@ -76,8 +76,8 @@ def test_sqlite_walks_every_revision_and_matches_the_state(fresh_db: FreshDataba
 
 def test_head_state_equals_the_models_on_every_dialect() -> None:
     """The chain's description of 045 and the models are the same schema."""
+    from mistral_db_manage.migrations.model_operations import state_from_metadata
     from mistral_db_manage.runner.verify import compare_shapes, shapes_from_state
-    from mistral_db_manage.schema.head import state_from_metadata
     from mistral_db_manage.schema.models import metadata
     from mistral_db_manage.schema.state import DIALECTS
 

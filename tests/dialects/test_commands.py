@@ -168,16 +168,16 @@ def test_populate_end_to_end(fresh_db: FreshDatabase, tmp_path: Path) -> None:
 def test_quick_version_reader_agrees_with_the_full_path(fresh_db: FreshDatabase) -> None:
     from helpers import settings_for
     from mistral_db_manage import api
-    from mistral_db_manage.runner.quick import read_version_quickly
+    from mistral_db_manage.runner.driver import read_versions
 
-    assert read_version_quickly(fresh_db.url) is None  # no table: the full path answers
+    assert read_versions(fresh_db.url) is None  # no table: the full path answers
     api.upgrade(settings_for(fresh_db.url), "030")
-    assert read_version_quickly(fresh_db.url) == ("030",)
+    assert read_versions(fresh_db.url) == ("030",)
     assert api.current(settings_for(fresh_db.url)).revision == "030"
     # URLs it does not understand are left to the full path.
-    assert read_version_quickly(fresh_db.url + ("&" if "?" in fresh_db.url else "?") + "x=1") \
+    assert read_versions(fresh_db.url + ("&" if "?" in fresh_db.url else "?") + "x=1") \
         is None
-    assert read_version_quickly("oracle://scott@db/x") is None
+    assert read_versions("oracle://scott@db/x") is None
 
 
 def test_progress_bar_on_a_terminal(sqlite_db: FreshDatabase, tmp_path: Path) -> None:

@@ -14,8 +14,8 @@ from helpers import run_cli, settings_for, write_config
 from mistral_db_manage import api
 from mistral_db_manage.errors import RevisionError
 from mistral_db_manage.runner.chain import Chain
-from mistral_db_manage.runner.execute import state_at
 from mistral_db_manage.runner.verify import shapes_from_database, verify_state
+from mistral_db_manage.schema.history import state_at
 
 CHAIN = Chain.load()
 SERVER_DIALECTS = ("postgresql", "mysql")

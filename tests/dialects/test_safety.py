@@ -18,8 +18,9 @@ from dbs import FreshDatabase, assert_same_schema, reference_dump
 from helpers import run_cli, settings_for, write_config
 from mistral_db_manage import api
 from mistral_db_manage.runner.chain import Chain
-from mistral_db_manage.runner.execute import FAULT_ENV, state_at
+from mistral_db_manage.runner.execute import FAULT_ENV
 from mistral_db_manage.runner.verify import verify_state
+from mistral_db_manage.schema.history import state_at
 
 CHAIN = Chain.load()
 
@@ -216,17 +217,15 @@ def test_sqlite_backup(fresh_db: FreshDatabase, tmp_path: Path) -> None:
 
 def test_waiting_runner_names_the_holder_and_times_out(fresh_db: FreshDatabase,
                                                        tmp_path: Path) -> None:
-    from mistral_db_manage.runner.database import normalized_dialect, open_engine
+    from mistral_db_manage.runner.database import open_database
     from mistral_db_manage.runner.lock import migration_lock
 
     conf = write_config(tmp_path, fresh_db.url)
-    engine = open_engine(fresh_db.url)
-    try:
-        with migration_lock(engine, normalized_dialect(engine.dialect.name), timeout=5):
-            result = run_cli("--config-file", str(conf), "--lock-timeout", "1", "upgrade",
-                             "head", cwd=tmp_path)
-    finally:
-        engine.dispose()
+    with open_database(fresh_db.url) as database, migration_lock(
+        database.engine, database.dialect, timeout=5
+    ):
+        result = run_cli("--config-file", str(conf), "--lock-timeout", "1", "upgrade",
+                         "head", cwd=tmp_path)
     assert result.returncode == 1
     assert "waiting for the migration lock held by" in result.stderr
     assert "mistral-db-manage: error: another run" in result.stderr

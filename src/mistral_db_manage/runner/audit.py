@@ -18,20 +18,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from sqlalchemy import Table
-    from sqlalchemy.engine import Connection
+from sqlalchemy import Column, DateTime, Float, MetaData, String, Table, Text, inspect, select
+from sqlalchemy.engine import Connection
 
 RUNS_TABLE_NAME = "mistral_db_manage_runs"
 
 
 @cache
 def runs_table() -> Table:
-    """The table's definition (built on first use: SQLAlchemy is imported lazily)."""
-    from sqlalchemy import Column, DateTime, Float, MetaData, String, Table, Text
-
+    """The table's definition."""
     return Table(
         RUNS_TABLE_NAME,
         MetaData(),
@@ -95,8 +91,6 @@ class AuditRun:
         self._began = time.perf_counter()
 
     def start(self, from_revision: str | None, to_revision: str | None) -> None:
-        from sqlalchemy import inspect
-
         connection = self.connection
         table = runs_table()
         if not inspect(connection).has_table(RUNS_TABLE_NAME):
@@ -132,8 +126,6 @@ class AuditRun:
 
 
 def read_runs(connection: Connection, limit: int | None = None) -> list[RunRecord]:
-    from sqlalchemy import inspect, select
-
     if not inspect(connection).has_table(RUNS_TABLE_NAME):
         return []
     table = runs_table()

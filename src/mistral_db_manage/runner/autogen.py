@@ -15,16 +15,24 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import ForeignKeyConstraint, Index, MetaData, Text, UniqueConstraint
+from sqlalchemy.dialects import mysql
+from sqlalchemy.engine import Connection
+from sqlalchemy.types import TypeEngine
 
 from ..errors import ChainError, MistralDbManageError, RevisionError
-
-if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
-    from sqlalchemy.types import TypeEngine
-
-    from ..migrations.ops import Operation
-    from .chain import Chain
+from ..migrations import ops
+from ..migrations.model_operations import head_operations, redundant_uniques, state_from_metadata
+from ..migrations.ops import Operation
+from ..schema import types
+from ..schema.history import state_at
+from ..schema.models import metadata
+from .chain import Chain
+from .database import OWN_TABLES
 
 TEMPLATE = '''"""{message}
 
@@ -55,11 +63,6 @@ def slug(message: str) -> str:
 
 
 def render_type(type_: TypeEngine[Any]) -> str:
-    from sqlalchemy import Text
-    from sqlalchemy.dialects import mysql
-
-    from ..schema import types
-
     if isinstance(type_, types.JsonLongText):
         return "JsonLong()"
     if isinstance(type_, types.JsonMediumText):
@@ -76,8 +79,6 @@ def render_type(type_: TypeEngine[Any]) -> str:
 
 
 def render_operation(operation: Operation) -> str:
-    from ..migrations import ops
-
     def col(c: ops.Col) -> str:
         extra = "" if c.nullable else ", nullable=False"
         if c.autoincrement:
@@ -118,11 +119,6 @@ def render_operation(operation: Operation) -> str:
 
 def operations_from_diffs(diffs: Sequence[Any]) -> tuple[list[Operation], list[str]]:
     """Our operations for Alembic's diff tuples, and the diffs we cannot express."""
-    from sqlalchemy import ForeignKeyConstraint, Index, MetaData, UniqueConstraint
-
-    from ..migrations import ops
-    from ..schema.head import head_operations
-
     result: list[Operation] = []
     unsupported: list[str] = []
     flat: list[Any] = []
@@ -176,14 +172,6 @@ def operations_from_diffs(diffs: Sequence[Any]) -> tuple[list[Operation], list[s
 
 def compare_models_with_database(connection: Connection, chain: Chain, dialect: str) -> list[Any]:
     """Alembic's differences between the models and the live database."""
-    from alembic.autogenerate import compare_metadata
-    from alembic.runtime.migration import MigrationContext
-
-    from ..schema.head import redundant_uniques, state_from_metadata
-    from ..schema.models import metadata
-    from .execute import state_at
-    from .verify import OWN_TABLES
-
     chain_state = state_at(chain, dialect, chain.head)
     artefacts = {
         index.name

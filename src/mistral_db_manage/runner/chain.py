@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -196,6 +197,7 @@ class Chain:
             if spec is None or spec.loader is None:
                 raise ChainError(f"{revision.path}: cannot be imported")
             module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module  # as an import would: visible to whoever asks
             spec.loader.exec_module(module)
             self._modules[revision_id] = module
         return self._modules[revision_id]

@@ -42,6 +42,7 @@ __all__ = [
     "connect_checked",
     "create_engine_checked",
     "describe_connect_error",
+    "dialect_family",
     "dialect_name",
     "make_url_checked",
 ]
@@ -154,6 +155,11 @@ def dialect_name(connection: str) -> str:
     connected, so this works for offline SQL generation without drivers.
     """
     return _driver_for(make_url_checked(connection)).family
+
+
+def dialect_family(url: URL) -> str:
+    """The dialect name of a parsed URL (the one name every module uses)."""
+    return _driver_for(url).family
 
 
 # --------------------------------------------------------------------------- engines

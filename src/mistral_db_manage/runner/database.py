@@ -1,29 +1,52 @@
-"""Opening the configured database for the runner.
+"""The configured database, opened for one command.
 
-Wraps :mod:`.connect` (URL checks, friendly connection errors) with what the
-runner needs from every engine: a dialect name among ``sqlite``,
-``postgresql`` and ``mysql``, and on SQLite real transactions around DDL
-(the pysqlite driver otherwise commits before each DDL statement) with
-foreign-key enforcement off while tables are rebuilt.
+Wraps :mod:`.connect` (URL checks, friendly connection errors) with what every
+command needs: one engine and one connection, a dialect name among ``sqlite``,
+``postgresql`` and ``mysql``, and on SQLite real transactions around DDL (the
+pysqlite driver otherwise commits before each DDL statement) with foreign-key
+enforcement off while tables are rebuilt.  It also owns the one answer to
+"which tables does this database hold" that every policy uses (this tool's
+own bookkeeping tables never count).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
 
-if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
+from sqlalchemy import event, inspect
+from sqlalchemy.engine import Connection, Engine
+
+from .audit import RUNS_TABLE_NAME
+from .connect import connect_checked, create_engine_checked, dialect_family
+from .journal import JOURNAL_TABLE_NAME
+from .version import VERSION_TABLE_NAME
+
+#: this tool's bookkeeping tables: not part of Mistral's schema
+OWN_TABLES = frozenset({VERSION_TABLE_NAME, JOURNAL_TABLE_NAME, RUNS_TABLE_NAME})
 
 
-def normalized_dialect(name: str) -> str:
-    return "mysql" if name in ("mysql", "mariadb") else name
+@dataclass(frozen=True)
+class Database:
+    engine: Engine
+    connection: Connection
+    dialect: str
+
+    def tables(self) -> frozenset[str]:
+        """The tables besides this tool's own (ends the transaction it opens)."""
+        return mistral_tables(self.connection)
+
+
+def mistral_tables(connection: Connection) -> frozenset[str]:
+    """The tables of the database besides this tool's own; none means an empty database."""
+    names = frozenset(inspect(connection).get_table_names()) - OWN_TABLES
+    connection.rollback()
+    return names
 
 
 def open_engine(connection_url: str) -> Engine:
-    from sqlalchemy import event
-
-    from .connect import create_engine_checked
-
     engine = create_engine_checked(connection_url)
     if engine.dialect.name == "sqlite":
 
@@ -39,3 +62,16 @@ def open_engine(connection_url: str) -> Engine:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+@contextmanager
+def open_database(connection_url: str) -> Iterator[Database]:
+    engine = open_engine(connection_url)
+    try:
+        connection = connect_checked(engine)
+        try:
+            yield Database(engine, connection, dialect_family(engine.url))
+        finally:
+            connection.close()
+    finally:
+        engine.dispose()

@@ -1,9 +1,10 @@
-"""Bare DB-API connections, for the paths that must not wait for SQLAlchemy.
+"""Reading the version record through the bare driver, for a fast ``current``.
 
-Importing SQLAlchemy costs about 0.25 s, more than ``current`` or the
-creation of an empty database take in all.  Those two paths (:mod:`.quick`,
-:mod:`.express`) talk to the driver directly, for the plain URLs operators
-use:
+Importing SQLAlchemy costs about 0.25 s, more than ``current`` takes in all,
+and configuration management runs ``current`` on every pass.  So ``current``
+and ``history`` first ask the driver directly for the rows of the version
+table (with :data:`.version.SELECT_VERSIONS`, the version record's own query),
+read-only, for the plain URLs operators use:
 
 * ``sqlite:///relative`` and ``sqlite:////absolute`` (no parameters);
 * ``postgresql[+psycopg2]://user:password@host:port/database``, or with the
@@ -11,8 +12,9 @@ use:
 * ``mysql+pymysql://...`` and ``mariadb+pymysql://...``, with at most
   ``charset`` and ``unix_socket`` as parameters.
 
-Anything else gives None, and the caller takes the full path, which handles
-every URL and turns every failure into its one-line error.
+Anything else (another URL form, a missing file or table, any error) gives
+None, and the caller takes the full path, which handles every URL and turns
+every failure into its one-line error.  Nothing here writes.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from .version import SELECT_VERSIONS
 
 CONNECT_TIMEOUT_SECONDS = 10
 
@@ -82,21 +86,33 @@ def parse_plain_url(connection_url: str) -> PlainUrl | None:
         return None
 
 
-def connect(url: PlainUrl, *, readonly: bool) -> Any:
-    """An open DB-API connection; the driver's own exception when that fails.
+def read_versions(connection_url: str) -> tuple[str, ...] | None:
+    """The rows of the version table, or None when the full path must answer."""
+    try:
+        url = parse_plain_url(connection_url)
+        if url is None or (url.path is not None and not url.path.is_file()):
+            return None
+        connection = connect_readonly(url)
+        try:
+            cursor = connection.cursor()
+            cursor.execute(SELECT_VERSIONS)
+            return tuple(str(row[0]) for row in cursor.fetchall())
+        finally:
+            connection.close()
+    except Exception:
+        return None
 
-    SQLite opens in autocommit mode (``isolation_level=None``): the caller
-    says ``BEGIN`` itself, as the runner does.  Read-only SQLite needs the
-    file to exist.
-    """
+
+def connect_readonly(url: PlainUrl) -> Any:
+    """An open read-only DB-API connection; the driver's own exception when that
+    fails.  The driver is imported here, for the one dialect the URL names (lazily,
+    for start-up time)."""
     if url.dialect == "sqlite":
         import sqlite3
 
         assert url.path is not None
-        if readonly:
-            uri = f"{url.path.resolve().as_uri()}?mode=ro"
-            return sqlite3.connect(uri, uri=True, isolation_level=None)
-        return sqlite3.connect(url.path, isolation_level=None)
+        uri = f"{url.path.resolve().as_uri()}?mode=ro"
+        return sqlite3.connect(uri, uri=True, isolation_level=None)
     if url.dialect == "postgresql":
         import psycopg2  # type: ignore[import-untyped]
 
@@ -104,8 +120,7 @@ def connect(url: PlainUrl, *, readonly: bool) -> Any:
             host=url.host, port=url.port, dbname=url.database, user=url.user,
             password=url.password, connect_timeout=CONNECT_TIMEOUT_SECONDS,
         )
-        if readonly:
-            connection.set_session(readonly=True, autocommit=True)
+        connection.set_session(readonly=True, autocommit=True)
         return connection
     import pymysql  # type: ignore[import-untyped]
 

@@ -1,8 +1,10 @@
-"""Applying revisions: online against a connection, or offline as an SQL script.
+"""Running an upgrade plan: online against a connection, or offline as an SQL script.
 
-One code path serves both (Alembic's idea): operations talk to an Alembic
-``Operations`` object whose context either executes or prints.  Only this
-module decides transaction boundaries:
+:meth:`Executor.run` takes the :class:`~.plan.UpgradePlan` and does what it
+says: create the schema at once, or replay (or resume) its revisions.  One
+code path serves online and offline runs (Alembic's idea): operations talk to
+an Alembic ``Operations`` object whose context either executes or prints.
+Only this module decides transaction boundaries:
 
 * PostgreSQL and SQLite: each revision and its version bump commit together
   (``BEGIN``/``COMMIT`` around each revision in scripts as well);
@@ -10,28 +12,41 @@ module decides transaction boundaries:
   inside a revision is recorded in the journal so that an interrupted
   revision is completed by running ``upgrade`` again.
 
-Progress is reported through a callback; nothing here prints to stdout
-except the offline script itself.
+Progress is reported as typed events (:mod:`.events`); nothing here prints
+to stdout except the offline script itself.
 """
 
 from __future__ import annotations
 
+import os
 import time
-from collections import deque
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Any, cast
+from collections.abc import Callable
+from typing import IO, TYPE_CHECKING, Any
+
+from sqlalchemy import text
 
 from ..errors import MigrationFailedError, MistralDbManageError
+from ..migrations.ops import Operation, RunContext
+from ..schema.history import state_at
+from ..schema.state import SchemaState
+from . import journal
 from .chain import Chain, Revision
-from .version import create_version_table, write_version
+from .creation import creation_script
+from .events import (
+    EventSink,
+    RevisionApplied,
+    RevisionStarted,
+    SchemaCreated,
+    SchemaCreationStarted,
+    ignore,
+)
+from .plan import Strategy, UpgradePlan
+from .verify import compare_shapes, shapes_from_database, shapes_from_state
+from .version import create_version_table, has_version_table, write_version
 
 if TYPE_CHECKING:
     from alembic.operations import Operations
     from sqlalchemy.engine import Connection
-
-    from ..migrations.ops import Operation
-    from ..schema.state import SchemaState
 
 TRANSACTIONAL_DDL = {"postgresql": True, "sqlite": True, "mysql": False}
 
@@ -40,8 +55,6 @@ FAULT_ENV = "MISTRAL_DB_MANAGE_FAIL_AFTER"
 
 
 def maybe_inject_fault(revision: str, number: int) -> None:
-    import os
-
     fault = os.environ.get(FAULT_ENV)
     if fault and fault == f"{revision}:{number}":
         raise MigrationFailedError(
@@ -56,8 +69,6 @@ def _first_line(error: BaseException) -> str:
 
 def _already_applied(connection: Connection, operation: Operation, state: SchemaState) -> bool:
     """Whether the live tables the operation touches already look like its result."""
-    from .verify import compare_shapes, shapes_from_database, shapes_from_state
-
     if operation.rewrites_data or not operation.tables():
         return False
     expected = shapes_from_state(operation.after(state))
@@ -70,67 +81,6 @@ def _already_applied(connection: Connection, operation: Operation, state: Schema
     )
 
 
-@dataclass(frozen=True)
-class RevisionApplied:
-    revision: Revision
-    seconds: float
-
-
-ProgressCallback = Callable[[str, Revision, float], None]
-
-
-def replay(chain: Chain, dialect: str, end: str | None = None) -> Iterator[tuple[str, SchemaState]]:
-    """Walk the chain from an empty database: after each revision up to ``end``
-    (default: head), yield its id and the schema (one state object, updated in
-    place; copy it to keep it)."""
-    from ..schema.state import SchemaState
-
-    state = SchemaState(dialect)
-    for step in chain.between(None, chain.head if end is None else end):
-        for operation in chain.operations(step.id):
-            if operation.applies_to(dialect):
-                operation.apply_state(state)
-        yield step.id, state
-
-
-def state_at(chain: Chain, dialect: str, revision: str | None) -> SchemaState:
-    """The schema the chain describes at ``revision`` (None = empty database)."""
-    from ..schema.state import SchemaState
-
-    if revision is None:
-        return SchemaState(dialect)
-    last = deque(replay(chain, dialect, revision), maxlen=1)
-    return last[0][1]
-
-
-def resumable_states(
-    chain: Chain, dialect: str, start: str | None, connection: Connection
-) -> list[SchemaState]:
-    """The schemas the live database may have at ``start``: the revision's own, or,
-    on MySQL after an interrupted run, part-way into the next revision (as the
-    journal records: the operations done, or one more if it was started)."""
-    state = state_at(chain, dialect, start)
-    if TRANSACTIONAL_DDL[dialect] or start == chain.head:
-        return [state]
-    from sqlalchemy import inspect
-
-    from . import journal
-
-    if not inspect(connection).has_table(journal.JOURNAL_TABLE_NAME):
-        return [state]
-    step = chain.between(start, chain.head)[0]
-    done, started = journal.progress(connection, step.id)
-    if not started:
-        return [state]
-    applicable = [op for op in chain.operations(step.id) if op.applies_to(dialect)]
-    for operation in applicable[:done]:
-        operation.apply_state(state)
-    states = [state]
-    if started > done:
-        states.append(applicable[done].after(state))
-    return states
-
-
 class _ConnectionSink:
     """Executes statements on a connection; stands in for Alembic's ``Operations``
     where only ``execute`` is needed (Sql operations, the version record)."""
@@ -140,19 +90,13 @@ class _ConnectionSink:
 
     def execute(self, statement: Any) -> None:
         if isinstance(statement, str):
-            from sqlalchemy import text
+            self.connection.exec_driver_sql(statement)
+        else:
+            self.connection.execute(statement)
 
-            statement = text(statement)
-        self.connection.execute(statement)
-
-    def execute_batch(self, statements: list[Any]) -> None:
+    def execute_batch(self, statements: tuple[str, ...]) -> None:
         """Several DDL statements in one round trip (PostgreSQL)."""
-        dialect = self.connection.dialect
-        script = ";\n".join(
-            s if isinstance(s, str) else str(s.compile(dialect=dialect)).strip()
-            for s in statements
-        )
-        self.connection.exec_driver_sql(script)
+        self.connection.exec_driver_sql(";\n".join(statements))
 
 
 class ScriptWriter:
@@ -206,7 +150,7 @@ class Executor:
         *,
         connection: Connection | None = None,
         output: IO[str] | None = None,
-        progress: ProgressCallback | None = None,
+        events: EventSink = ignore,
     ) -> None:
         if (connection is None) == (output is None):
             raise ValueError("give exactly one of connection (online) or output (offline)")
@@ -214,7 +158,7 @@ class Executor:
         self.dialect = dialect
         self.connection = connection
         self.output = output
-        self.progress = progress or (lambda event, revision, seconds: None)
+        self.events = events
         self._operations: Operations | None = None
 
     @property
@@ -223,6 +167,7 @@ class Executor:
 
     def operations(self) -> Operations:
         if self._operations is None:
+            # Imported lazily, for start-up time: creating an empty database needs no Alembic.
             from alembic.operations import Operations
             from alembic.runtime.migration import MigrationContext
 
@@ -245,24 +190,33 @@ class Executor:
         assert self.output is not None
         self.output.write(sql + "\n")
 
-    def upgrade(self, start: str | None, end: str | None, *, create_version: bool) -> None:
-        """Apply the revisions after ``start`` up to ``end``."""
-        steps = self.chain.between(start, end)
-        if not steps:
-            return
-        state = state_at(self.chain, self.dialect, start)
+    def run(self, plan: UpgradePlan, *, create_version: bool) -> None:
+        """Do what ``plan`` says (``create_version``: the version table does not exist yet)."""
+        if plan.dialect != self.dialect:
+            raise ValueError(f"a plan for {plan.dialect} cannot run on {self.dialect}")
+        if plan.leftovers:
+            self._drop_leftovers(plan.leftovers)
+        if plan.strategy is Strategy.CREATE:
+            assert plan.target is not None
+            self._create(plan.target, create_version=create_version)
+        elif plan.strategy in (Strategy.REPLAY, Strategy.RESUME):
+            self._replay(plan, create_version=create_version)
+
+    def _replay(self, plan: UpgradePlan, *, create_version: bool) -> None:
+        """Apply the plan's revisions in order (resuming the first, on MySQL, where a
+        run stopped: the journal says how far it got)."""
+        steps = [self.chain.get(revision) for revision in plan.revision_ids]
+        state = state_at(self.chain, self.dialect, plan.current)
         if self.offline and self.dialect == "sqlite":
             self._raw("PRAGMA foreign_keys=OFF;")
         journaled = not self.offline and not TRANSACTIONAL_DDL[self.dialect]
         if journaled:
             assert self.connection is not None
-            from .journal import ensure_journal
-
-            ensure_journal(self.connection)
-        previous = start
+            journal.ensure_journal(self.connection)
+        previous = plan.current
         for index, step in enumerate(steps):
             began = time.perf_counter()
-            self.progress("start", step, 0.0)
+            self.events(RevisionStarted(step))
             if journaled:
                 self._apply_journaled(step, state, previous, create_version and index == 0)
             else:
@@ -272,47 +226,40 @@ class Executor:
                     self._apply_operations(step, state, skip=0)
                     write_version(self.operations(), previous, step.id)
             previous = step.id
-            self.progress("done", step, time.perf_counter() - began)
+            self.events(RevisionApplied(step, time.perf_counter() - began))
 
-    def create_directly(self, end: str, *, create_version: bool) -> None:
-        """Empty database, online: create ``end``'s schema at once (see :mod:`.fresh`).
+    def _create(self, end: str, *, create_version: bool) -> None:
+        """Empty database, online: create ``end``'s schema at once (see :mod:`.creation`).
 
         Statements go straight to the connection (no Alembic context is needed);
         on PostgreSQL the whole DDL travels in one round trip.
         """
-        from ..migrations.ops import RunContext
-        from .fresh import schema_statements, seed_operations
-
         connection = self.connection
         assert connection is not None, "direct creation is an online operation"
         sink = _ConnectionSink(connection)
-        state = state_at(self.chain, self.dialect, end)
+        script = creation_script(self.chain, self.dialect, end)
         began = time.perf_counter()
         target = self.chain.get(end)
-        self.progress("create", target, 0.0)
+        self.events(SchemaCreationStarted(target))
         journaled = not TRANSACTIONAL_DDL[self.dialect]
         if journaled:
-            from . import journal
-
             journal.ensure_journal(connection)
             journal.record_progress(connection, journal.DIRECT_CREATION, 0, 1)
         with self._transaction(TRANSACTIONAL_DDL[self.dialect]):
             if create_version:
                 create_version_table(sink)
-            statements = list(schema_statements(state))
             if self.dialect == "postgresql":
-                sink.execute_batch(statements)
-                for number in range(1, len(statements) + 1):
+                sink.execute_batch(script.schema)
+                for number in range(1, len(script.schema) + 1):
                     maybe_inject_fault("create", number)
             else:
-                for number, statement in enumerate(statements, start=1):
+                for number, statement in enumerate(script.schema, start=1):
                     sink.execute(statement)
                     maybe_inject_fault("create", number)
-            number = len(statements)
-            # Only Sql operations run here, and they only call ``execute``.
-            context = RunContext(self.dialect, cast("Operations", sink), state, self.offline)
-            for operation in seed_operations(self.chain, self.dialect, end):
-                operation.run(context)
+            number = len(script.schema)
+            for statements in script.seeds:
+                for statement in statements:
+                    sink.execute(statement)
                 number += 1
                 maybe_inject_fault("create", number)
             write_version(sink, None, end)
@@ -320,43 +267,25 @@ class Executor:
                 journal.forget(connection, journal.DIRECT_CREATION)
         if journaled:
             connection.commit()
-        self.progress("done", target, time.perf_counter() - began)
+        self.events(SchemaCreated(target, time.perf_counter() - began))
 
-    def discard_interrupted_creation(self) -> list[str]:
-        """MySQL: drop what an interrupted direct creation left (empty tables only).
-
-        Returns the dropped tables; refuses when one of them holds rows.
-        """
-        from sqlalchemy import inspect, text
-
-        from . import journal
-
+    def _drop_leftovers(self, tables: tuple[str, ...]) -> None:
+        """MySQL: drop the tables an interrupted creation left (empty ones only:
+        refuses when one of them holds rows), and forget that creation."""
         connection = self.connection
         assert connection is not None
-        if TRANSACTIONAL_DDL[self.dialect] or not inspect(connection).has_table(
-            journal.JOURNAL_TABLE_NAME
-        ):
-            return []
-        if journal.progress(connection, journal.DIRECT_CREATION) == (0, 0):
-            return []
-        # Every table any revision creates (the interrupted target is not recorded).
-        chain_tables: set[str] = set()
-        for _revision, state in replay(self.chain, self.dialect):
-            chain_tables.update(state.tables)
-        present = [t for t in inspect(connection).get_table_names() if t in chain_tables]
-        for table in present:
+        for table in tables:
             if connection.execute(text(f"SELECT 1 FROM `{table}` LIMIT 1")).first():
                 raise MigrationFailedError(
                     f"an interrupted creation of the schema left table {table} with rows in "
                     "it; this tool will not drop it: inspect the database"
                 )
         connection.execute(text("SET foreign_key_checks = 0"))
-        for table in present:
+        for table in tables:
             connection.execute(text(f"DROP TABLE `{table}`"))
         connection.execute(text("SET foreign_key_checks = 1"))
         journal.forget(connection, journal.DIRECT_CREATION)
         connection.commit()
-        return present
 
     def _apply_operations(
         self,
@@ -368,8 +297,6 @@ class Executor:
         before_each: Callable[[int, Operation], bool] | None = None,
     ) -> None:
         """Run the step's operations on ``state`` (updated in place)."""
-        from ..migrations.ops import RunContext
-
         context = RunContext(self.dialect, self.operations(), state, self.offline)
         applicable = [op for op in self.chain.operations(step.id) if op.applies_to(self.dialect)]
         for number, operation in enumerate(applicable, start=1):
@@ -396,15 +323,10 @@ class Executor:
         self, step: Revision, state: SchemaState, previous: str | None, create_version: bool
     ) -> None:
         """MySQL/MariaDB: record progress after each operation; resume where it stopped."""
-        from . import journal
-
         connection = self.connection
         assert connection is not None
-        if create_version:
-            from .version import has_version_table
-
-            if not has_version_table(connection):
-                create_version_table(self.operations())
+        if create_version and not has_version_table(connection):
+            create_version_table(self.operations())
         done, started = journal.progress(connection, step.id)
 
         def before(number: int, operation: Operation) -> bool:

@@ -8,18 +8,21 @@ skips the operations already done, and checks whether the next one already
 took effect (the process may have died between the operation and the
 record) before running it.
 
+A direct creation of the schema on an empty database (strategy ``create``)
+is journaled under the key :data:`DIRECT_CREATION`, so that the next run knows
+the tables it finds are an interrupted creation's, not an operator's.
+
 The table ``mistral_db_manage_journal`` is this tool's, not Mistral's; schema
-comparisons leave it out (see :data:`.verify.OWN_TABLES`).
+comparisons leave it out (see :data:`.database.OWN_TABLES`).  This module is
+the only code that reads or writes it.
 """
 
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from sqlalchemy import Table
-    from sqlalchemy.engine import Connection
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, func, inspect, select
+from sqlalchemy.engine import Connection
 
 JOURNAL_TABLE_NAME = "mistral_db_manage_journal"
 #: the journal key of a direct creation of the schema on an empty database
@@ -28,9 +31,7 @@ DIRECT_CREATION = "<create>"
 
 @cache
 def journal_table() -> Table:
-    """The table's definition (built on first use: SQLAlchemy is imported lazily)."""
-    from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table
-
+    """The table's definition."""
     return Table(
         JOURNAL_TABLE_NAME,
         MetaData(),
@@ -42,18 +43,25 @@ def journal_table() -> Table:
     )
 
 
-def ensure_journal(connection: Connection) -> None:
-    from sqlalchemy import inspect
+def has_journal(connection: Connection) -> bool:
+    return inspect(connection).has_table(JOURNAL_TABLE_NAME)
 
-    if not inspect(connection).has_table(JOURNAL_TABLE_NAME):
+
+def recorded_progress(connection: Connection, revision: str) -> tuple[int, int]:
+    """:func:`progress` when the journal exists, else (0, 0); creates nothing."""
+    found = progress(connection, revision) if has_journal(connection) else (0, 0)
+    connection.rollback()
+    return found
+
+
+def ensure_journal(connection: Connection) -> None:
+    if not has_journal(connection):
         journal_table().create(connection)
     connection.commit()
 
 
 def progress(connection: Connection, revision: str) -> tuple[int, int]:
     """(operations done, operations started) of ``revision``; (0, 0) when unknown."""
-    from sqlalchemy import select
-
     table = journal_table()
     row = connection.execute(
         select(table.c.operations_done, table.c.operations_started).where(
@@ -65,8 +73,6 @@ def progress(connection: Connection, revision: str) -> tuple[int, int]:
 
 
 def record_progress(connection: Connection, revision: str, done: int, started: int) -> None:
-    from sqlalchemy import func
-
     table = journal_table()
     values = {"operations_done": done, "operations_started": started, "updated_at": func.now()}
     updated = connection.execute(
@@ -79,8 +85,6 @@ def record_progress(connection: Connection, revision: str, done: int, started: i
 
 def forget(connection: Connection, revision: str) -> None:
     """Delete the revision's progress (inside the caller's transaction)."""
-    from sqlalchemy import inspect
-
-    if inspect(connection).has_table(JOURNAL_TABLE_NAME):
+    if has_journal(connection):
         table = journal_table()
         connection.execute(table.delete().where(table.c.revision == revision))

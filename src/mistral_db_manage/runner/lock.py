@@ -14,6 +14,7 @@ version afterwards: the previous holder may have done the work.
 
 from __future__ import annotations
 
+import fcntl
 import getpass
 import os
 import socket
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import LockTimeoutError
+from .connect import connect_checked
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -65,8 +67,6 @@ def migration_lock(
         with sqlite_file_lock(sqlite_path(engine), timeout, notify, report_every):
             yield
         return
-    from .connect import connect_checked
-
     own = connection is None
     session = connect_checked(engine) if connection is None else connection
 
@@ -115,7 +115,7 @@ FirstRow = Callable[[str, Mapping[str, Any]], Any]
 
 class ServerLock:
     """The lock of a PostgreSQL or MySQL session, whatever drives the session
-    (SQLAlchemy for the runner, the bare driver for :mod:`.express`)."""
+    (given as a function that runs one statement on it)."""
 
     def __init__(self, first_row: FirstRow) -> None:
         self.first_row = first_row
@@ -212,8 +212,6 @@ def sqlite_file_lock(
     path: Path | None, timeout: float, notify: WaitCallback, report_every: float = 30.0
 ) -> Iterator[None]:
     """An ``flock`` on ``<path>.lock``; none for an in-memory database (``path`` None)."""
-    import fcntl
-
     if path is None:
         yield
         return

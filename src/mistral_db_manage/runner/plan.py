@@ -1,37 +1,76 @@
-"""What an upgrade would do, without doing it (``upgrade --plan``, ``status``).
+"""The plan of an upgrade: one value that ``upgrade``, ``--plan``, ``status`` and ``--sql`` share.
 
-For each pending revision: its message and operations, which operations
-rewrite data and how many rows that touches, and which take locks that
-block the running Mistral service, judged per dialect.
+:func:`plan_upgrade` looks at what the database is (a :class:`DatabaseSnapshot`)
+and what the chain says, and decides once how the run reaches its target:
+
+* ``nothing``: the database is already there;
+* ``create``: the database is empty, so the target's schema is created at once
+  (:mod:`.creation`) and every revision up to the target is recorded as applied;
+* ``replay``: each pending revision runs in order;
+* ``resume``: MySQL/MariaDB only, an earlier run stopped inside a revision (the
+  journal says how far it got): that revision finishes, then the rest replay.
+
+The executor runs exactly this value (:meth:`.execute.Executor.run`), and the
+command line prints it for ``--plan`` and ``status``, so the preview and the run
+cannot disagree.  For each operation the plan names the tables it touches, what a
+running Mistral service notices meanwhile, and (when asked) the rows it rewrites.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from enum import StrEnum
 
-if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
+from ..migrations import ops
+from ..schema.history import replay, state_at
+from ..schema.state import SchemaState
+from .chain import Chain
+from .creation import creation_script
 
-    from ..migrations.ops import Operation
-    from ..schema.state import SchemaState
-    from .chain import Chain
+#: counts the rows of a table (None when it cannot say)
+RowCounter = Callable[[str], "int | None"]
+
+
+class Strategy(StrEnum):
+    NOTHING = "nothing"
+    CREATE = "create"
+    REPLAY = "replay"
+    RESUME = "resume"
+
+
+@dataclass(frozen=True)
+class DatabaseSnapshot:
+    """What the plan needs to know about the live database."""
+
+    revision: str | None
+    #: tables besides this tool's own bookkeeping tables
+    tables: frozenset[str] = frozenset()
+    #: MySQL: an earlier creation of the schema on this empty database stopped half-way
+    interrupted_creation: bool = False
+    #: MySQL: (operations done, operations started) of the revision after ``revision``
+    progress: tuple[int, int] = (0, 0)
 
 
 @dataclass(frozen=True)
 class PlannedOperation:
     description: str
     rewrites_data: bool
-    #: rows of the table the operation rewrites or scans (None: nothing to count)
+    #: the tables it changes or reads
+    tables: tuple[str, ...]
+    #: rows of the table the operation rewrites or scans (None: not counted)
     rows: int | None
     #: what the Mistral service notices while it runs; None when nothing
     blocking: str | None
+    #: already applied by an interrupted run; skipped when the run resumes
+    done: bool = False
 
 
 @dataclass(frozen=True)
 class PlannedRevision:
     revision: str
     message: str
+    #: what runs for this revision (empty when the schema is created at once)
     operations: tuple[PlannedOperation, ...]
 
     @property
@@ -40,21 +79,104 @@ class PlannedRevision:
 
 
 @dataclass(frozen=True)
-class Plan:
+class UpgradePlan:
     current: str | None
     target: str | None
     head: str | None
+    dialect: str
+    strategy: Strategy
+    #: the revisions the database is at once the run ends, in order
     pending: tuple[PlannedRevision, ...]
+    #: ``create``: the tables created at once
+    created_tables: tuple[str, ...] = ()
+    #: ``create`` after an interrupted creation: the empty tables it left, dropped first
+    leftovers: tuple[str, ...] = ()
 
     @property
     def status(self) -> str:
         return "pending" if self.pending else "up-to-date"
 
+    @property
+    def revision_ids(self) -> tuple[str, ...]:
+        return tuple(step.revision for step in self.pending)
 
-def blocking_effect(operation: Operation, state: SchemaState) -> str | None:
+
+def plan_upgrade(
+    chain: Chain,
+    dialect: str,
+    snapshot: DatabaseSnapshot,
+    target: str | None,
+    *,
+    count_rows: RowCounter | None = None,
+) -> UpgradePlan:
+    """How an online upgrade of the database in ``snapshot`` reaches ``target``."""
+    start = snapshot.revision
+    steps = chain.between(start, target)
+    if not steps:
+        return UpgradePlan(start, target, chain.head, dialect, Strategy.NOTHING, ())
+    leftovers: tuple[str, ...] = ()
+    if start is None and snapshot.interrupted_creation:
+        leftovers = tuple(sorted(snapshot.tables & _all_tables(chain, dialect)))
+    if start is None and not snapshot.tables - set(leftovers):
+        assert target is not None
+        return UpgradePlan(
+            start, target, chain.head, dialect, Strategy.CREATE,
+            tuple(PlannedRevision(s.id, s.message, ()) for s in steps),
+            created_tables=creation_script(chain, dialect, target).tables,
+            leftovers=leftovers,
+        )
+    resume = start is not None and snapshot.progress[1] > 0
+    pending = _replayed(chain, dialect, start, target, count_rows,
+                        done=snapshot.progress[0] if resume else 0)
+    strategy = Strategy.RESUME if resume else Strategy.REPLAY
+    return UpgradePlan(start, target, chain.head, dialect, strategy, pending,
+                       leftovers=leftovers)
+
+
+def plan_offline(chain: Chain, dialect: str, start: str | None, target: str | None) -> UpgradePlan:
+    """An SQL script replays every revision from ``start`` (it cannot look at the database)."""
+    pending = _replayed(chain, dialect, start, target, None, done=0)
+    strategy = Strategy.REPLAY if pending else Strategy.NOTHING
+    return UpgradePlan(start, target, chain.head, dialect, strategy, pending)
+
+
+def _all_tables(chain: Chain, dialect: str) -> set[str]:
+    """Every table any revision creates (an interrupted creation's target is not recorded)."""
+    names: set[str] = set()
+    for _revision, state in replay(chain, dialect):
+        names.update(state.tables)
+    return names
+
+
+def _replayed(
+    chain: Chain, dialect: str, start: str | None, target: str | None,
+    count_rows: RowCounter | None, *, done: int,
+) -> tuple[PlannedRevision, ...]:
+    state = state_at(chain, dialect, start)
+    existing = set(state.tables)
+    pending: list[PlannedRevision] = []
+    for index, step in enumerate(chain.between(start, target)):
+        planned: list[PlannedOperation] = []
+        applicable = [o for o in chain.operations(step.id) if o.applies_to(dialect)]
+        for number, operation in enumerate(applicable, start=1):
+            effect = blocking_effect(operation, state)
+            counted = [t for t in operation.tables() if t in existing and t in state.tables]
+            rows = None
+            if count_rows is not None and counted and (
+                operation.rewrites_data or (effect and ("rewrites" in effect or "copies" in effect))
+            ):
+                rows = count_rows(counted[0])
+            planned.append(PlannedOperation(
+                operation.describe(), operation.rewrites_data, operation.tables(), rows, effect,
+                done=index == 0 and number <= done,
+            ))
+            operation.apply_state(state)
+        pending.append(PlannedRevision(step.id, step.message, tuple(planned)))
+    return tuple(pending)
+
+
+def blocking_effect(operation: ops.Operation, state: SchemaState) -> str | None:
     """How the operation affects a running service on ``state.dialect``."""
-    from ..migrations import ops
-
     dialect = state.dialect
     tables = [t for t in operation.tables() if t in state.tables]
     if not tables:
@@ -90,46 +212,3 @@ def blocking_effect(operation: Operation, state: SchemaState) -> str | None:
     if isinstance(operation, ops.AddColumn) and dialect == "mysql":
         return f"brief metadata lock on {table} (instant ADD COLUMN)"
     return f"brief exclusive lock on {table}"
-
-
-def _rows(connection: Connection | None, table: str, state: SchemaState) -> int | None:
-    if connection is None or table not in state.tables:
-        return None
-    from sqlalchemy import func, select
-    from sqlalchemy import table as table_clause
-
-    count = connection.execute(select(func.count()).select_from(table_clause(table))).scalar()
-    return int(count or 0)
-
-
-def build_plan(
-    chain: Chain,
-    dialect: str,
-    current: str | None,
-    target: str | None,
-    connection: Connection | None,
-) -> Plan:
-    from .execute import state_at
-
-    state = state_at(chain, dialect, current)
-    existing = set(state.tables)
-    pending: list[PlannedRevision] = []
-    for step in chain.between(current, target):
-        planned: list[PlannedOperation] = []
-        for operation in chain.operations(step.id):
-            if not operation.applies_to(dialect):
-                continue
-            counted = [t for t in operation.tables() if t in existing and t in state.tables]
-            rows = None
-            effect = blocking_effect(operation, state)
-            if counted and (operation.rewrites_data or (effect and "rewrites" in effect)
-                            or (effect and "copies" in effect)):
-                rows = _rows(connection, counted[0], state)
-            planned.append(PlannedOperation(
-                operation.describe(), operation.rewrites_data, rows, effect
-            ))
-            operation.apply_state(state)
-        pending.append(PlannedRevision(step.id, step.message, tuple(planned)))
-    if connection is not None:
-        connection.rollback()
-    return Plan(current, target, chain.head, tuple(pending))

@@ -14,17 +14,16 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .audit import RUNS_TABLE_NAME
-from .journal import JOURNAL_TABLE_NAME
-from .version import VERSION_TABLE_NAME
+from sqlalchemy import inspect
+
+from ..migrations.ops import compiled_type
+from .database import OWN_TABLES
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from ..schema.state import SchemaState
 
-#: tables that are not part of Mistral's schema
-OWN_TABLES = frozenset({VERSION_TABLE_NAME, JOURNAL_TABLE_NAME, RUNS_TABLE_NAME})
 
 
 @dataclass(frozen=True)
@@ -71,8 +70,6 @@ def _normalize_default(default: Any) -> str | None:
 
 
 def _compile(type_: Any, dialect: str) -> str:
-    from ..migrations.ops import compiled_type
-
     return compiled_type(type_, dialect)
 
 
@@ -107,8 +104,6 @@ def shapes_from_state(state: SchemaState) -> dict[str, TableShape]:
 
 
 def shapes_from_database(connection: Connection, dialect: str) -> dict[str, TableShape]:
-    from sqlalchemy import inspect
-
     inspector = inspect(connection)
     named = dialect != "sqlite"
     shapes: dict[str, TableShape] = {}

@@ -3,10 +3,17 @@
 A row in the table always means "the schema is at this revision".  The table
 is Alembic's own (``version_num VARCHAR(32)``, primary key
 ``alembic_version_pkc``), so upstream Mistral and plain Alembic read it too.
+
+:data:`SELECT_VERSIONS` is plain SQL that any connection runs: the bare
+driver of a fast ``current`` (:mod:`.driver`) and the SQLAlchemy connection of
+every other command.  For that reader's start-up time, SQLAlchemy is imported
+lazily, inside the functions that use it.  Writes go through the run's statement sink, so an
+offline script records the version with the very statements a live run sends.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -19,11 +26,12 @@ if TYPE_CHECKING:
     from ..migrations.ops import StatementSink
 
 VERSION_TABLE_NAME = "alembic_version"
+SELECT_VERSIONS = f"SELECT version_num FROM {VERSION_TABLE_NAME}"
 
 
 @cache
 def version_table() -> Table:
-    """The table's definition (built on first use: SQLAlchemy is imported lazily)."""
+    """The table's definition (built on first use)."""
     from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table
 
     return Table(
@@ -34,6 +42,16 @@ def version_table() -> Table:
     )
 
 
+def one_revision(rows: Sequence[str]) -> str | None:
+    """The revision the rows of the table record; an error when there are several."""
+    if len(rows) > 1:
+        raise MistralDbManageError(
+            f"{VERSION_TABLE_NAME} holds {len(rows)} rows ({', '.join(sorted(rows))}); "
+            "a Mistral database has one: fix it with `mistral-db-manage stamp <revision>`"
+        )
+    return rows[0] if rows else None
+
+
 def has_version_table(connection: Connection) -> bool:
     from sqlalchemy import inspect
 
@@ -42,17 +60,10 @@ def has_version_table(connection: Connection) -> bool:
 
 def read_version(connection: Connection) -> str | None:
     """The recorded revision, or None when there is no table or no row."""
-    from sqlalchemy import select
-
     if not has_version_table(connection):
         return None
-    rows = connection.execute(select(version_table().c.version_num)).scalars().all()
-    if len(rows) > 1:
-        raise MistralDbManageError(
-            f"{VERSION_TABLE_NAME} holds {len(rows)} rows ({', '.join(sorted(rows))}); "
-            "a Mistral database has one: fix it with `mistral-db-manage stamp <revision>`"
-        )
-    return rows[0] if rows else None
+    rows = connection.exec_driver_sql(SELECT_VERSIONS).scalars().all()
+    return one_revision([str(row) for row in rows])
 
 
 def create_version_table(operations: StatementSink) -> None:

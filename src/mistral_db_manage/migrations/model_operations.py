@@ -3,24 +3,19 @@
 ``head_operations(metadata)`` turns SQLAlchemy tables into the same
 operations a revision is written in (create each table, then the foreign
 keys that close a cycle), so the models can be given a
-:class:`~.state.SchemaState` (``state_from_metadata``) and compared with the
+:class:`~..schema.state.SchemaState` (``state_from_metadata``) and compared with the
 state the chain reaches at head, with the same naming rules on both sides.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from sqlalchemy import ForeignKeyConstraint, Index, MetaData, UniqueConstraint
 
-if TYPE_CHECKING:
-    from ..migrations.ops import Operation
-    from .state import SchemaState
+from ..schema.state import SchemaState
+from .ops import FK, AddForeignKey, Col, CreateTable, Ix, Operation
 
 
 def head_operations(metadata: MetaData) -> list[Operation]:
-    from ..migrations.ops import FK, AddForeignKey, Col, CreateTable, Ix
-
     operations: list[Operation] = []
     deferred: list[Operation] = []
     for table in metadata.sorted_tables:
@@ -76,8 +71,6 @@ def _index_name(index: Index) -> str:
 
 
 def state_from_metadata(metadata: MetaData, dialect: str) -> SchemaState:
-    from .state import SchemaState
-
     state = SchemaState(dialect)
     for operation in head_operations(metadata):
         operation.apply_state(state)

@@ -1,7 +1,9 @@
-"""The express creation of an empty database (driver only) against the full path."""
+"""The creation of an empty database at once (strategy ``create``), from the rendered
+file and rendered on the spot, against each other and the replayed chain."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -10,8 +12,10 @@ from dbs import FreshDatabase, assert_same_schema
 from helpers import run_cli, settings_for, write_config
 from mistral_db_manage import api
 from mistral_db_manage.runner.chain import Chain
-from mistral_db_manage.runner.execute import FAULT_ENV, state_at
+from mistral_db_manage.runner.execute import FAULT_ENV
+from mistral_db_manage.runner.plan import Strategy
 from mistral_db_manage.runner.verify import verify_state
+from mistral_db_manage.schema.history import state_at
 
 CHAIN = Chain.load()
 
@@ -34,22 +38,34 @@ def _contents(db: FreshDatabase) -> tuple[list[str], list[object], list[object]]
         engine.dispose()
 
 
-def test_express_creation_equals_the_full_path(fresh_db: FreshDatabase, make_db) -> None:  # type: ignore[no-untyped-def]
-    full = make_db(fresh_db.dialect)
-    fast = api.upgrade(settings_for(fresh_db.url), "head")
-    slow = api.upgrade(settings_for(full.url), "head", express=False)
-    assert fast.express and not slow.express
-    assert (fast.start, fast.end, fast.applied) == (slow.start, slow.end, slow.applied)
-    assert fast.applied == CHAIN.ids
-    assert _contents(fresh_db) == _contents(full) == (
+def _edited_chain(tmp_path: Path) -> Path:
+    """The same revisions, one with a comment added: the rendered file no longer applies."""
+    versions = tmp_path / "versions"
+    shutil.copytree(CHAIN.revisions[0].path.parent, versions,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    last = versions / CHAIN.revisions[-1].path.name
+    last.write_text(last.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    return versions
+
+
+def test_creation_from_the_file_equals_creation_rendered_now(
+    fresh_db: FreshDatabase, make_db, tmp_path: Path  # type: ignore[no-untyped-def]
+) -> None:
+    rendered = make_db(fresh_db.dialect)
+    from_file = api.upgrade(settings_for(fresh_db.url), "head")
+    from_chain = api.upgrade(settings_for(rendered.url), "head",
+                             versions_dir=_edited_chain(tmp_path))
+    assert from_file == from_chain
+    assert from_file.strategy is Strategy.CREATE and from_file.applied == CHAIN.ids
+    assert _contents(fresh_db) == _contents(rendered) == (
         ["045"], [(1, "maintenance_status", "RUNNING")],
         [("upgrade", None, "045", "succeeded", False)],
     )
     # this tool's own tables too: the journal exists (and is empty) only on MySQL
-    assert set(fresh_db.table_names()) == set(full.table_names())
+    assert set(fresh_db.table_names()) == set(rendered.table_names())
     if fresh_db.dialect != "sqlite":
-        assert_same_schema(full.dump(), fresh_db.dump(), expected_label="full path",
-                           actual_label="express")
+        assert_same_schema(rendered.dump(), fresh_db.dump(), expected_label="rendered now",
+                           actual_label="from the file")
     run = api.applied_runs(settings_for(fresh_db.url))[0]
     assert run.started_at <= run.finished_at  # type: ignore[operator]
     assert run.seconds is not None and run.seconds >= 0
@@ -57,25 +73,25 @@ def test_express_creation_equals_the_full_path(fresh_db: FreshDatabase, make_db)
     assert api.current(settings_for(fresh_db.url)).revision == "045"
 
 
-def test_a_database_with_any_table_takes_the_full_path(fresh_db: FreshDatabase) -> None:
+def test_a_database_with_any_table_is_replayed(fresh_db: FreshDatabase) -> None:
     fresh_db.execute("CREATE TABLE operator_notes (id INTEGER PRIMARY KEY)")
     result = api.upgrade(settings_for(fresh_db.url), "head")
-    assert not result.express and result.end == "045"
+    assert result.strategy is Strategy.REPLAY and result.end == "045"
     assert "operator_notes" in set(fresh_db.table_names())
 
 
-def test_other_targets_take_the_full_path(fresh_db: FreshDatabase) -> None:
+def test_other_targets_are_created_too(fresh_db: FreshDatabase) -> None:
     result = api.upgrade(settings_for(fresh_db.url), "044")
-    assert not result.express and result.end == "044"
+    assert result.strategy is Strategy.CREATE and result.end == "044"
     result = api.upgrade(settings_for(fresh_db.url), "head")
-    assert not result.express and result.applied == ("045",)
+    assert result.strategy is Strategy.REPLAY and result.applied == ("045",)
 
 
-def test_a_failed_express_creation_leaves_the_full_path_a_clean_start(
+def test_a_failed_creation_leaves_a_clean_start(
     fresh_db: FreshDatabase, tmp_path: Path
 ) -> None:
     """A failure half-way (injected after the 5th statement) is rolled back, or on
-    MySQL cleaned up; the full path then meets the same failure and reports it."""
+    MySQL cleaned up by the next run."""
     conf = write_config(tmp_path, fresh_db.url)
     failed = run_cli("--config-file", str(conf), "upgrade", "head",
                      env={FAULT_ENV: "create:5"}, cwd=tmp_path)

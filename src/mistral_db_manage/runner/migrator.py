@@ -1,0 +1,192 @@
+"""The migrator: the policy of every run that changes the schema or its record.
+
+One ``upgrade`` goes, in this order:
+
+1. open the database and take the migration lock (:mod:`.lock`); the version
+   is read only once the lock is held, so a run that waited for another finds
+   nothing left to do;
+2. read the database (:func:`.preflight.read_snapshot`) and compute the plan
+   (:func:`.plan.plan_upgrade`), the same value ``--plan`` prints;
+3. preflight: refuse an unversioned Mistral database, and drift in the tables
+   the plan changes (unless forced);
+4. back up a SQLite file;
+5. record the run in the audit trail (:mod:`.audit`) and hand the plan to the
+   executor (:mod:`.execute`), which reports progress as events.
+
+``stamp`` and ``populate`` share the lock and the audit trail through
+:meth:`Migrator.locked` and :func:`audited`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy import table as table_clause
+
+from ..errors import RevisionError
+from .audit import AuditRun
+from .backup import backup_sqlite
+from .chain import Chain
+from .database import Database, open_database
+from .events import EventSink, Notice, ignore
+from .execute import Executor
+from .lock import DEFAULT_TIMEOUT, migration_lock, sqlite_path
+from .plan import Strategy, UpgradePlan, plan_upgrade
+from .preflight import (
+    read_snapshot,
+    refuse_drift,
+    refuse_mismatch,
+    refuse_unversioned,
+)
+from .version import has_version_table, read_version
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class UpgradeOptions:
+    """How an upgrade may go about its work."""
+
+    #: upgrade even when the tables it changes have drifted
+    force: bool = False
+    #: SQLite: copy the database file first
+    backup: bool = True
+    #: seconds to wait for another run's migration lock
+    lock_timeout: float = DEFAULT_TIMEOUT
+    #: the command recorded in the audit trail
+    command: str = "upgrade"
+
+
+@dataclass(frozen=True)
+class UpgradeResult:
+    start: str | None
+    end: str | None
+    applied: tuple[str, ...]
+    strategy: Strategy
+
+
+def resolve_target(chain: Chain, target: str, delta: int | None, start: str | None) -> str | None:
+    """``head``, an id, ``+N`` or a delta, from the database's revision ``start``."""
+    if delta is not None:
+        if delta < 0:
+            raise RevisionError(f"--delta {delta}: only upgrades are supported")
+        return chain.relative(start, str(delta))
+    return chain.resolve(target, current=start)
+
+
+@contextmanager
+def audited(database: Database, command: str) -> Iterator[AuditRun]:
+    """The audit row of one run: ``failed`` (with the error's first line) if the block raises."""
+    run = AuditRun(database.connection, command)
+    try:
+        yield run
+    except BaseException as error:
+        try:
+            run.finish("failed", detail=str(error).splitlines()[0] if str(error) else repr(error))
+        except Exception:
+            log.debug("could not record the failed run", exc_info=True)
+        raise
+
+
+class Migrator:
+    """Runs the commands that change one database, inside the migration lock."""
+
+    def __init__(self, connection_url: str, chain: Chain, events: EventSink = ignore) -> None:
+        self.connection_url = connection_url
+        self.chain = chain
+        self.events = events
+
+    @contextmanager
+    def opened(self) -> Iterator[Database]:
+        with open_database(self.connection_url) as database:
+            yield database
+
+    @contextmanager
+    def locked(self, lock_timeout: float = DEFAULT_TIMEOUT) -> Iterator[Database]:
+        """The database, inside the migration lock."""
+        with self.opened() as database, migration_lock(
+            database.engine, database.dialect, connection=database.connection,
+            timeout=lock_timeout, on_wait=lambda message: self.events(Notice(message)),
+        ):
+            yield database
+
+    def plan(self, target: str = "head", delta: int | None = None) -> UpgradePlan:
+        """What ``upgrade`` would do now, changing nothing (rows counted)."""
+        with self.opened() as database:
+            snapshot = read_snapshot(database, self.chain)
+            refuse_unversioned(database, self.chain, snapshot, upgrading=True)
+            end = resolve_target(self.chain, target, delta, snapshot.revision)
+            return plan_upgrade(self.chain, database.dialect, snapshot, end,
+                                count_rows=lambda table: _count(database, table))
+
+    def upgrade(
+        self, target: str = "head", delta: int | None = None,
+        options: UpgradeOptions = UpgradeOptions(),
+    ) -> UpgradeResult:
+        with self.locked(options.lock_timeout) as database:
+            snapshot = read_snapshot(database, self.chain)
+            refuse_unversioned(database, self.chain, snapshot, upgrading=True)
+            end = resolve_target(self.chain, target, delta, snapshot.revision)
+            plan = plan_upgrade(self.chain, database.dialect, snapshot, end)
+            if plan.strategy is not Strategy.NOTHING:
+                if not options.force:
+                    refuse_drift(database, self.chain, plan, snapshot)
+                if options.backup and plan.current is not None:
+                    self._backup(database, plan.current)
+                self._execute(database, plan, options.command)
+            return UpgradeResult(plan.current, plan.target, plan.revision_ids, plan.strategy)
+
+    def _execute(self, database: Database, plan: UpgradePlan, command: str) -> None:
+        connection = database.connection
+        create_version = not has_version_table(connection)
+        connection.rollback()
+        if plan.leftovers:
+            self.events(Notice(
+                f"removed {len(plan.leftovers)} empty table(s) an interrupted run left behind"))
+        with audited(database, command) as run:
+            run.start(plan.current, plan.target)
+            Executor(self.chain, database.dialect, connection=connection,
+                     events=self.events).run(plan, create_version=create_version)
+            run.finish("succeeded")
+
+    def _backup(self, database: Database, start: str) -> None:
+        path = sqlite_path(database.engine) if database.dialect == "sqlite" else None
+        if path is None:
+            return
+        copy = backup_sqlite(path, start)
+        self.events(Notice(
+            f"backed up {path.name} (at {start}) to {copy}; to restore it, stop Mistral "
+            f"and copy it back over {path}"
+        ))
+
+    def stamp(self, revision: str, *, force: bool = False,
+              lock_timeout: float = DEFAULT_TIMEOUT) -> str | None:
+        """Record ``revision`` without running anything; refuses (unless ``force``)
+        when the live schema is not that revision's."""
+        target = self.chain.resolve(revision)
+        with self.locked(lock_timeout) as database:
+            connection = database.connection
+            old = read_version(connection)  # known to the chain or not: it is replaced
+            create_version = not has_version_table(connection)
+            connection.rollback()
+            if not force:
+                refuse_mismatch(database, self.chain, target)
+            with audited(database, "stamp") as run:
+                run.start(old, target)
+                Executor(self.chain, database.dialect, connection=connection).stamp(
+                    old, target, create_version=create_version
+                )
+                run.finish("succeeded")
+        return target
+
+
+def _count(database: Database, table: str) -> int:
+    count = database.connection.execute(
+        select(func.count()).select_from(table_clause(table))).scalar()
+    database.connection.rollback()
+    return int(count or 0)
+

@@ -1,0 +1,166 @@
+"""What is checked before anything changes, and the reading of the database it starts from.
+
+Every refusal of an upgrade or a stamp lives here, each with a message that
+says how to go on (Django's ``check_consistent_history`` idea):
+
+* a recorded revision this tool does not know (the database is ahead);
+* Mistral tables without a version record (adopt: name the revision whose
+  schema it has, or an interrupted creation to run again);
+* drift: the tables an upgrade changes differ from what the chain says;
+* a stamp whose revision's schema is not the live one.
+
+:func:`read_snapshot` reads what the plan needs (:class:`~.plan.DatabaseSnapshot`)
+through the owners of the bookkeeping tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.engine import Connection
+
+from ..errors import DriftError, UnknownDatabaseRevisionError, UnversionedDatabaseError
+from ..schema.history import partial_states, replay, state_at
+from ..schema.state import SchemaState
+from . import journal
+from .chain import Chain
+from .database import Database
+from .execute import TRANSACTIONAL_DDL
+from .plan import DatabaseSnapshot, UpgradePlan
+from .verify import compare_shapes, shapes_from_database, shapes_from_state, verify_state
+from .version import read_version
+
+#: tables whose presence (without a version record) means "a Mistral database"
+MISTRAL_MARKER_TABLES = ("workflow_definitions_v2", "executions_v2", "workbooks_v2")
+
+
+def recorded_revision(connection: Connection, chain: Chain) -> str | None:
+    """The recorded revision; an error when the chain does not know it."""
+    revision = read_version(connection)
+    connection.rollback()
+    if revision is not None and revision not in chain:
+        raise UnknownDatabaseRevisionError(
+            f"the database is at revision {revision!r}, which this tool does not know "
+            f"(its newest is {chain.head}): it was upgraded by a newer tool; use that one"
+        )
+    return revision
+
+
+def read_snapshot(database: Database, chain: Chain) -> DatabaseSnapshot:
+    """What the database is, for the plan: revision, tables, interrupted work."""
+    connection = database.connection
+    revision = recorded_revision(connection, chain)
+    tables = database.tables()
+    interrupted = False
+    progress = (0, 0)
+    if not TRANSACTIONAL_DDL[database.dialect]:
+        if revision is None:
+            interrupted = journal.recorded_progress(connection, journal.DIRECT_CREATION) != (0, 0)
+        elif revision != chain.head:
+            following = chain.between(revision, chain.head)[0].id
+            progress = journal.recorded_progress(connection, following)
+    return DatabaseSnapshot(revision, tables, interrupted, progress)
+
+
+def refuse_unversioned(
+    database: Database, chain: Chain, snapshot: DatabaseSnapshot, *, upgrading: bool = False
+) -> None:
+    """Never upgrade blindly a database that has Mistral tables but no version record.
+
+    An interrupted creation is the exception when ``upgrading``: the plan then
+    drops what it left and creates the schema again.
+    """
+    if snapshot.revision is not None or (upgrading and snapshot.interrupted_creation):
+        return
+    found = [name for name in MISTRAL_MARKER_TABLES if name in snapshot.tables]
+    if not found:
+        return
+    if snapshot.interrupted_creation:
+        raise UnversionedDatabaseError(
+            "an earlier upgrade stopped while creating the schema of an empty database "
+            "(this tool's journal says so): run `mistral-db-manage upgrade` again; it "
+            "removes the empty tables that run left and starts over"
+        )
+    matches = matching_revisions(database.connection, chain, database.dialect)
+    if matches:
+        hint = (
+            f"its schema is exactly revision {matches[-1]}'s: run "
+            f"`mistral-db-manage stamp {matches[-1]}` and then upgrade"
+        )
+    else:
+        hint = (
+            "its schema matches no revision of the chain: compare it with `history`, "
+            "stamp the closest revision with `stamp --force` and review `verify`"
+        )
+    raise UnversionedDatabaseError(
+        f"the database has Mistral tables ({', '.join(found)}) but no version record; {hint}"
+    )
+
+
+def refuse_drift(database: Database, chain: Chain, plan: UpgradePlan,
+                 snapshot: DatabaseSnapshot) -> None:
+    """Refuse to touch tables that differ from what the chain says they are."""
+    start = plan.current
+    if start is None:
+        return
+    touched: set[str] = set()
+    for step in plan.pending:
+        for operation in step.operations:
+            touched.update(operation.tables)
+    live = shapes_from_database(database.connection, database.dialect)
+    actual = {k: v for k, v in live.items() if k in touched}
+    differences: list[str] = []
+    for candidate in _possible_states(chain, database.dialect, start, snapshot):
+        expected = {k: v for k, v in shapes_from_state(candidate).items() if k in touched}
+        differences = compare_shapes(expected, actual)
+        if not differences:
+            break
+    database.connection.rollback()
+    if differences:
+        raise DriftError(
+            f"the tables this upgrade changes differ from revision {start}'s schema: "
+            f"{summary(differences)}; see `mistral-db-manage verify`, fix the drift, "
+            "or pass --force"
+        )
+
+
+def _possible_states(
+    chain: Chain, dialect: str, start: str, snapshot: DatabaseSnapshot
+) -> list[SchemaState]:
+    """The schemas the live database may have at ``start``: the revision's own, or,
+    on MySQL after an interrupted run, part-way into the next revision."""
+    done, started = snapshot.progress
+    if not started or start == chain.head:
+        return [state_at(chain, dialect, start)]
+    following = chain.between(start, chain.head)[0].id
+    return partial_states(chain, dialect, start, following, done, started)
+
+
+def refuse_mismatch(database: Database, chain: Chain, target: str | None) -> None:
+    """Refuse to stamp ``target`` on a schema that is not that revision's."""
+    differences = verify_state(database.connection, state_at(chain, database.dialect, target))
+    database.connection.rollback()
+    if differences:
+        matches = matching_revisions(database.connection, chain, database.dialect)
+        suggestion = f"; its schema is revision {matches[-1]}'s" if matches else ""
+        raise DriftError(
+            f"the schema is not revision {target or 'base'}'s: {summary(differences)}"
+            f"{suggestion}; stamp the right revision, or pass --force"
+        )
+
+
+def matching_revisions(connection: Connection, chain: Chain, dialect: str) -> list[str]:
+    """Revisions whose schema is exactly the live schema (newest last)."""
+    live = shapes_from_database(connection, dialect)
+    connection.rollback()
+    return [
+        revision
+        for revision, state in replay(chain, dialect)
+        if not compare_shapes(shapes_from_state(state), live)
+    ]
+
+
+def summary(differences: Sequence[str]) -> str:
+    """The first difference, and how many more there are (one line for an error)."""
+    more = f" (and {len(differences) - 1} more)" if len(differences) > 1 else ""
+    return differences[0] + more
