@@ -1,0 +1,497 @@
+"""The configured database URL, parsed once, without importing SQLAlchemy.
+
+``[database] connection`` is split here into its parts by the rules of
+SQLAlchemy 2.1's :func:`sqlalchemy.engine.make_url`, reimplemented so that the
+paths which must not pay for importing SQLAlchemy (about 0.25 s) see the very
+same user, password, host, port, database and query as the full path does.
+
+The rules, as SQLAlchemy applies them to ``scheme://userinfo@host:port/database?query``:
+
+* the scheme is a run of word characters and ``+`` followed by ``://``;
+* the user name runs up to the first ``:`` or ``/``.  When a ``:`` ends it and
+  an ``@`` follows somewhere, the password is everything between that ``:``
+  and the *first* ``@`` (it may hold ``:``, ``/``, ``?`` or ``#``).  Without a
+  password, the user name ends at the *last* ``@`` before the first ``:`` or
+  ``/`` (it may hold ``@``);
+* the host is either an address in brackets (up to the last ``]`` before the
+  first ``/`` or ``?``; the brackets are dropped) or a run without ``/``,
+  ``:`` and ``?``.  It is never percent-decoded;
+* the port is everything from ``:`` to the next ``/`` or ``?``, read by
+  Python's ``int()`` (so `` 5432 ``, ``+5432`` and ``-1`` are numbers and an
+  empty port is not);
+* the database is everything from ``/`` to the first ``?`` (``sqlite:///``
+  gives ``""``, ``sqlite://`` gives None);
+* the query runs to the end of the line and is read by
+  :func:`urllib.parse.parse_qsl` (``+`` is a space, ``key=`` and a bare
+  ``key`` are dropped, a repeated key gives a tuple of its values);
+* user name, password and database are percent-decoded, ``+`` left as is.
+
+Surrounding whitespace is ignored, as ``[database] connection`` always was.
+Beyond SQLAlchemy, :func:`parse_url` rejects these URLs that ``make_url``
+accepts, each of which fails later or silently means something else:
+
+* an ``@`` anywhere after ``user:password@``: an ``@`` of the password not
+  written ``%40`` (``u:ab@cd@host``), which SQLAlchemy reads as the end of
+  the password, putting the rest of it in the host name (or the database);
+* text that SQLAlchemy drops: after the ``]`` of a bracketed host (other than
+  ``:port``, ``/database`` or ``?query``), or after a line break in the query;
+* a SQLite URL with a user, password, host or port (``sqlite://mistral.db``),
+  or with a ``uri`` parameter that is not a yes/no value: SQLAlchemy's SQLite
+  dialect refuses both when the engine is created.
+
+No message of this module shows any part of a password: parsed URLs are shown
+by :meth:`DatabaseUrl.masked`, unparseable ones by :func:`mask_raw`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, quote, quote_plus, unquote, unquote_plus
+
+from mistral_db_manage.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+
+__all__ = [
+    "SUPPORTED_SCHEMES",
+    "DatabaseUrl",
+    "dialect_name",
+    "mask_raw",
+    "parse_url",
+    "sqlite_file",
+]
+
+# The schemes named in error messages.
+SUPPORTED_SCHEMES = (
+    "sqlite",
+    "postgresql",
+    "postgresql+psycopg2",
+    "mysql",
+    "mysql+pymysql",
+    "mariadb+pymysql",
+)
+
+# Accepted drivernames (lowercased) -> (dialect family, DB-API module).  A bare
+# "mysql" or "mariadb" means MySQLdb, as in SQLAlchemy; a bare "postgresql"
+# means psycopg2, as it did for oslo.db (this tool pins that meaning).
+_DRIVERS: dict[str, tuple[str, str]] = {
+    "sqlite": ("sqlite", "sqlite3"),
+    "sqlite+pysqlite": ("sqlite", "sqlite3"),
+    "postgresql": ("postgresql", "psycopg2"),
+    "postgresql+psycopg2": ("postgresql", "psycopg2"),
+    "mysql": ("mysql", "MySQLdb"),
+    "mysql+mysqldb": ("mysql", "MySQLdb"),
+    "mysql+pymysql": ("mysql", "pymysql"),
+    "mariadb": ("mysql", "MySQLdb"),
+    "mariadb+mysqldb": ("mysql", "MySQLdb"),
+    "mariadb+pymysql": ("mysql", "pymysql"),
+}
+
+_EXAMPLE = "postgresql+psycopg2://mistral:PASSWORD@HOST/mistral"
+_EXPECTED = f"expected scheme://user:password@host:port/database, e.g. {_EXAMPLE}"
+_MASK = "***"
+
+# Query keys whose values are hidden (matched on the lowercased, decoded key):
+# password, passwd, sslpassword, pwd, client_secret, auth_token...
+_SECRET_KEY_PARTS = ("pass", "pwd", "secret", "token")
+
+# SQLAlchemy's yes/no words (util.asbool) for the SQLite "uri" parameter.
+_YES = frozenset({"true", "yes", "on", "y", "t", "1"})
+_NO = frozenset({"false", "no", "off", "n", "f", "0"})
+
+QueryValue = str | tuple[str, ...]
+
+
+# --------------------------------------------------------------------------- the parsed URL
+
+
+@dataclass(frozen=True, repr=False)
+class DatabaseUrl:
+    """The parts of a database URL, as SQLAlchemy's ``make_url`` splits them.
+
+    ``repr()`` and ``str()`` show :meth:`masked`, never the password.
+    """
+
+    #: the scheme as written, e.g. ``"mysql+pymysql"`` or ``"SQLite"``
+    drivername: str
+    #: ``"sqlite"``, ``"postgresql"`` or ``"mysql"`` (MariaDB included)
+    dialect: str
+    #: the DB-API module the URL selects: sqlite3, psycopg2, pymysql or MySQLdb
+    driver: str
+    username: str | None = None
+    password: str | None = None
+    host: str | None = None
+    port: int | None = None
+    database: str | None = None
+    #: the query parameters in the order written, repeated keys included
+    query: tuple[tuple[str, str], ...] = ()
+    #: SQLite: the database file as written (relative to the current directory
+    #: unless absolute); None for an in-memory or ``uri=true`` database, and
+    #: for the other dialects
+    sqlite_path: Path | None = None
+
+    @property
+    def scheme(self) -> str:
+        """The drivername in lower case, the spelling SQLAlchemy's dialect registry knows."""
+        return self.drivername.lower()
+
+    @property
+    def query_mapping(self) -> Mapping[str, QueryValue]:
+        """The query as SQLAlchemy's ``URL.query``: key -> value, or a tuple for a repeated key."""
+        grouped: dict[str, list[str]] = {}
+        for key, value in self.query:
+            grouped.setdefault(key, []).append(value)
+        return {
+            key: values[0] if len(values) == 1 else tuple(values) for key, values in grouped.items()
+        }
+
+    def to_sqlalchemy(self) -> URL:
+        """The :class:`sqlalchemy.engine.URL` of these parts (imports SQLAlchemy)."""
+        from sqlalchemy.engine import URL
+
+        return URL.create(
+            self.drivername,
+            username=self.username,
+            password=self.password,
+            host=self.host,
+            port=self.port,
+            database=self.database,
+            query=self.query_mapping,
+        )
+
+    def masked(self) -> str:
+        """The URL as text, with the password and any secret query value shown as ``***``.
+
+        Apart from those, the text is what SQLAlchemy's ``render_as_string()``
+        gives: percent-encoded user and database, query keys sorted.
+        """
+        text = self.drivername + "://"
+        if self.username is not None:
+            text += quote(self.username, safe=" +")
+            if self.password is not None:
+                text += ":" + _MASK
+            text += "@"
+        if self.host is not None:
+            text += f"[{self.host}]" if ":" in self.host else self.host
+        if self.port is not None:
+            text += f":{self.port}"
+        if self.database is not None:
+            text += "/" + quote(self.database, safe=" +/")
+        if self.query:
+            mapping = self.query_mapping
+            pairs = []
+            for key in sorted(mapping):
+                value = mapping[key]
+                for item in (value,) if isinstance(value, str) else value:
+                    shown = _MASK if _is_secret_key(key) else quote_plus(item)
+                    pairs.append(f"{quote_plus(key)}={shown}")
+            text += "?" + "&".join(pairs)
+        return text
+
+    def __repr__(self) -> str:
+        return f"DatabaseUrl({self.masked()!r})"
+
+    __str__ = masked
+
+
+# --------------------------------------------------------------------------- splitting
+
+
+class _Unparseable(Exception):
+    """The text is not a URL by SQLAlchemy's rules (or by ours); the argument says why."""
+
+
+@dataclass(frozen=True)
+class _Pieces:
+    """The raw text of each part, before decoding."""
+
+    scheme: str
+    username: str | None
+    password: str | None
+    host: str | None
+    port: str | None
+    database: str | None
+    query: str | None
+    ignored: str  # trailing text SQLAlchemy's pattern leaves unmatched
+
+
+def _is_scheme_char(char: str) -> bool:
+    # a regular-expression word character (str.isalnum() or "_"), or "+"
+    return char.isalnum() or char in "_+"
+
+
+def _run_end(text: str, start: int, stops: str) -> int:
+    """The index of the first character at or after ``start`` that is in ``stops``."""
+    end = start
+    while end < len(text) and text[end] not in stops:
+        end += 1
+    return end
+
+
+def _split(text: str) -> _Pieces:
+    """Cut ``text`` where SQLAlchemy's ``make_url`` cuts it; the pieces are still encoded."""
+    pos = 0
+    while pos < len(text) and _is_scheme_char(text[pos]):
+        pos += 1
+    if pos == 0 or not text.startswith("://", pos):
+        raise _Unparseable("it does not start with a scheme such as mysql+pymysql://")
+    scheme = text[:pos]
+    pos += 3
+
+    # user name and password
+    username = password = None
+    name_end = _run_end(text, pos, ":/")
+    first_at = text.find("@", name_end + 1) if text.startswith(":", name_end) else -1
+    if first_at >= 0:
+        username, password = text[pos:name_end], text[name_end + 1 : first_at]
+        pos = first_at + 1
+    else:
+        last_at = text.rfind("@", pos, name_end)
+        if last_at >= 0:
+            username = text[pos:last_at]
+            pos = last_at + 1
+
+    # host: [address] or a plain name
+    host = None
+    if text.startswith("[", pos):
+        close = text.rfind("]", pos + 2, _run_end(text, pos, "/?"))
+        if close >= 0:
+            host = text[pos + 1 : close]
+            pos = close + 1
+    if host is None:
+        host_end = _run_end(text, pos, "/:?")
+        if host_end > pos:
+            host = text[pos:host_end]
+            pos = host_end
+
+    port = None
+    if text.startswith(":", pos):
+        port_end = _run_end(text, pos + 1, "/?")
+        port = text[pos + 1 : port_end]
+        pos = port_end
+
+    database = None
+    if text.startswith("/", pos):
+        database_end = _run_end(text, pos + 1, "?")
+        database = text[pos + 1 : database_end]
+        pos = database_end
+
+    query = None
+    if text.startswith("?", pos):
+        query_end = _run_end(text, pos + 1, "\n")
+        query = text[pos + 1 : query_end]
+        pos = query_end
+
+    return _Pieces(scheme, username, password, host, port, database, query, text[pos:])
+
+
+def _check_not_misread(pieces: _Pieces) -> None:
+    """Reject URLs that SQLAlchemy reads, but not as their writer meant."""
+    after = (pieces.host, pieces.port, pieces.database, pieces.query, pieces.ignored)
+    if pieces.password is not None and any("@" in part for part in after if part):
+        raise _Unparseable(
+            "an '@' comes after the user:password@ part: write each '@' of the password "
+            "(or of the database name or a parameter) as %40"
+        )
+    if pieces.ignored.startswith("\n"):
+        raise _Unparseable("a line break in the query string")
+    if pieces.ignored:
+        raise _Unparseable(
+            "after an address in [brackets] comes :port, /database or ?query, nothing else"
+        )
+
+
+def _port_number(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise _Unparseable("the port is not a number") from None
+
+
+def _query_pairs(text: str | None) -> tuple[tuple[str, str], ...]:
+    if text is None:
+        return ()
+    return tuple(parse_qsl(text))
+
+
+# --------------------------------------------------------------------------- the public API
+
+
+def parse_url(raw: str) -> DatabaseUrl:
+    """Parse ``[database] connection`` into its parts.
+
+    The parts are those of ``sqlalchemy.engine.make_url(raw.strip())``.
+    Raises :class:`ConfigError`, in one line that shows no part of the
+    password, when ``raw`` is blank, is not a URL, names a scheme outside
+    :data:`SUPPORTED_SCHEMES` (and their explicit spellings such as
+    ``mysql+mysqldb``, ``sqlite+pysqlite``, any letter case), or is one of the
+    misread URLs listed in this module's documentation.
+    """
+    text = raw.strip()
+    if not text:
+        raise ConfigError(
+            f"[database] connection is empty; set it to a database URL such as {_EXAMPLE}"
+        )
+    try:
+        pieces = _split(text)
+        _check_not_misread(pieces)
+        port = None if pieces.port is None else _port_number(pieces.port)
+    except _Unparseable as problem:
+        raise ConfigError(
+            f"[database] connection {mask_raw(text)!r} is not a valid database URL "
+            f"({problem}); {_EXPECTED}"
+        ) from None
+
+    family, driver = _DRIVERS.get(pieces.scheme.lower(), ("", ""))
+    url = DatabaseUrl(
+        drivername=pieces.scheme,
+        dialect=family,
+        driver=driver,
+        username=None if pieces.username is None else unquote(pieces.username),
+        password=None if pieces.password is None else unquote(pieces.password),
+        host=pieces.host,
+        port=port,
+        database=None if pieces.database is None else unquote(pieces.database),
+        query=_query_pairs(pieces.query),
+    )
+    if not family:
+        hint = ""
+        if pieces.scheme.lower().split("+", 1)[0] == "postgres":
+            hint = " ('postgres' is not a SQLAlchemy scheme: write 'postgresql')"
+        raise ConfigError(
+            f"unsupported database URL scheme {pieces.scheme!r} in [database] connection "
+            f"{_one_line(url.masked())}{hint}; supported schemes: {', '.join(SUPPORTED_SCHEMES)}"
+        )
+    if family == "sqlite":
+        return _with_sqlite_path(url)
+    return url
+
+
+def _with_sqlite_path(url: DatabaseUrl) -> DatabaseUrl:
+    shown = _one_line(url.masked())
+    if url.username is not None or url.host is not None or url.port is not None:
+        host = _one_line(url.host or "")
+        named = f"sqlite:///{host}" if url.host is not None and not url.database else ""
+        advice = (
+            f"for the file {host} write {named}"
+            if named
+            else ("write sqlite:///relative/path.db or sqlite:////absolute/path.db")
+        )
+        raise ConfigError(
+            f"[database] connection {shown} is not a valid SQLite URL (a SQLite URL names no "
+            f"user, password, host or port); {advice}"
+        )
+    is_uri = False
+    uri = url.query_mapping.get("uri")
+    if isinstance(uri, tuple):
+        is_uri = True  # SQLAlchemy takes any repeated value as true
+    elif uri is not None:
+        word = uri.strip().lower()
+        if word not in _YES | _NO:
+            raise ConfigError(
+                f"[database] connection {shown}: the SQLite parameter uri must be true or "
+                f"false, not {uri!r}"
+            )
+        is_uri = word in _YES
+    database = url.database
+    if is_uri or not database or database == ":memory:":
+        return url
+    return replace(url, sqlite_path=Path(database))
+
+
+def dialect_name(raw: str) -> str:
+    """``"sqlite"``, ``"postgresql"`` or ``"mysql"`` (MariaDB included) for a URL.
+
+    Raises :class:`ConfigError` as :func:`parse_url` does.  Imports nothing.
+    """
+    return parse_url(raw).dialect
+
+
+def sqlite_file(url: DatabaseUrl | str) -> Path | None:
+    """The absolute path of the file a SQLite URL opens.
+
+    Relative paths are taken from the current directory, as SQLAlchemy's
+    driver does (``os.path.abspath``: symbolic links are not resolved).  None
+    for an in-memory database, a ``uri=true`` database, and a URL of another
+    dialect.  A string is parsed first (:class:`ConfigError` if it cannot be).
+    """
+    parsed = parse_url(url) if isinstance(url, str) else url
+    if parsed.sqlite_path is None:
+        return None
+    return Path(os.path.abspath(parsed.sqlite_path))
+
+
+# --------------------------------------------------------------------------- masking
+
+
+def _is_secret_key(key: str) -> bool:
+    lowered = key.lower()
+    return any(part in lowered for part in _SECRET_KEY_PARTS)
+
+
+def _one_line(text: str) -> str:
+    """``text``, or its escaped form if it holds line breaks or other unprintable characters."""
+    return text if text.isprintable() else repr(text)[1:-1]
+
+
+_SCHEME_PREFIX = re.compile(r"[\w+.\-]*:/+")
+_NUMBER = re.compile(r"\s*\d+\s*")
+_UNREMARKABLE_USER = re.compile(r"[^/?#\s]*")
+
+
+def _mask_query(text: str) -> str:
+    """``text`` with the value of each secret ``key=value`` after its first ``?`` hidden."""
+    head, mark, query = text.partition("?")
+    if not mark:
+        return text
+    items = []
+    for item in query.split("&"):
+        key, equals, _value = item.partition("=")
+        items.append(f"{key}={_MASK}" if equals and _is_secret_key(unquote_plus(key)) else item)
+    return head + mark + "&".join(items)
+
+
+def mask_raw(raw: str) -> str:
+    """A rendering of a URL that could not be parsed, showing no part of any password.
+
+    Written for what operators type, percent-encoded or not: everything
+    between ``scheme://`` and the *last* ``@`` is hidden, except a user name
+    before the first ``:`` (so a password holding ``@``, ``:``, ``/``, ``%``,
+    ``#``, ``$`` or ``?`` is hidden whole).  A port that is not a number may
+    be a piece of password (``user:password/db`` without ``@host``, or a
+    password ``x@:y`` without a host): it is hidden with all that follows.
+    The value of any ``?password=`` (or other secret-looking key) is hidden
+    too.  When in doubt, more is hidden rather than less.
+    """
+    prefix = _SCHEME_PREFIX.match(raw)
+    start = prefix.end() if prefix else 0
+    head, rest = raw[:start], raw[start:]
+    at = rest.rfind("@")
+    if at >= 0:
+        userinfo, rest = rest[:at], rest[at + 1 :]
+        user, has_colon, _password = userinfo.partition(":")
+        if not _UNREMARKABLE_USER.fullmatch(user):
+            shown = _MASK
+        elif has_colon:
+            shown = f"{user}:{_MASK}"
+        else:
+            shown = user  # no ":" - no password
+        return f"{head}{shown}@{_mask_after_userinfo(rest)}"
+
+    return head + _mask_after_userinfo(rest)
+
+
+def _mask_after_userinfo(text: str) -> str:
+    """``host:port/database?query`` with a port that is not a number and secret values hidden."""
+    authority = text[: _run_end(text, 0, "/?")]
+    host_end = authority.find("]") + 1 if authority.startswith("[") else 0
+    colon = authority.find(":", host_end)
+    if colon >= 0 and not _NUMBER.fullmatch(authority[colon + 1 :]):
+        return authority[: colon + 1] + _MASK
+    return _mask_query(text)
