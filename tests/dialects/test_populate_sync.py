@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 
 from dbs import FreshDatabase
-from mistral_db_manage.catalog.dsl import CatalogDefinition
+from mistral_db_manage.catalog.rows import CatalogDefinition
 from mistral_db_manage.catalog.sources import collect_definitions
 from mistral_db_manage.catalog.sync import (
     ItemAction,

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from mistral_db_manage.catalog.dsl import ActionDefinition, WorkflowDefinition, parse_workflows
+from mistral_db_manage.catalog.parse import parse_workflows
+from mistral_db_manage.catalog.rows import ActionDefinition, WorkflowDefinition
 from mistral_db_manage.catalog.sources import (
     bundled_action_files,
     collect_definitions,

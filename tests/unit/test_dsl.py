@@ -1,4 +1,4 @@
-"""Parsing and validation of Mistral DSL v2 (catalog.dsl).
+"""Parsing and validation of Mistral DSL v2 (catalog.parse, .validate, .checks, .cutting).
 
 Every invalid case checks the whole location prefix of the message,
 ``FILE:LINE: PATH: ``, and a fragment of the explanation.  In the YAML of a
@@ -15,17 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from mistral_db_manage.catalog.dsl import (
-    action_input_text,
-    is_expression,
-    parse_actions,
-    parse_workbook,
-    parse_workflows,
-    read_definition_file,
-    split_command,
-)
+from mistral_db_manage.catalog.checks import is_expression, split_command
+from mistral_db_manage.catalog.parse import parse_actions, parse_workflows, read_definition_file
+from mistral_db_manage.catalog.rows import action_input_text
 from mistral_db_manage.catalog.yamlmarks import format_path
 from mistral_db_manage.errors import DefinitionError
+from workbook import parse_workbook
 
 FILENAME = "site/broken.yaml"
 

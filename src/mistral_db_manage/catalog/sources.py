@@ -32,14 +32,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mistral_db_manage.catalog.dsl import (
-    ActionDefinition,
-    CatalogDefinition,
-    WorkflowDefinition,
-    parse_actions,
-    parse_workflows,
-    read_definition_file,
-)
+from mistral_db_manage.catalog.parse import parse_actions, parse_workflows, read_definition_file
+from mistral_db_manage.catalog.rows import ActionDefinition, CatalogDefinition, WorkflowDefinition
 from mistral_db_manage.errors import DefinitionError
 
 ENTRY_POINT_GROUP = "mistral.preinstalled_workflows"

@@ -51,7 +51,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from mistral_db_manage.catalog.dsl import ActionDefinition, CatalogDefinition, WorkflowDefinition
+from mistral_db_manage.catalog.rows import ActionDefinition, CatalogDefinition, WorkflowDefinition
 from mistral_db_manage.catalog.sources import check_unique_names
 from mistral_db_manage.errors import DefinitionError, MistralDbManageError
 from mistral_db_manage.schema.models import (
