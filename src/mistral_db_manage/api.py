@@ -151,7 +151,7 @@ def upgrade_sql(
     versions_dir: Path | None = None,
 ) -> UpgradePlan:
     """Write the SQL script of an upgrade (``[start:]end``) without connecting."""
-    from .runner.connect import dialect_name
+    from .runner.dburl import dialect_name
     from .runner.execute import Executor
     from .runner.offline import offline_range
     from .runner.plan import plan_offline
@@ -194,7 +194,7 @@ def stamp_sql(
     output: IO[str] | None = None,
     versions_dir: Path | None = None,
 ) -> None:
-    from .runner.connect import dialect_name
+    from .runner.dburl import dialect_name
     from .runner.execute import Executor
 
     chain = load_chain(versions_dir)

@@ -33,6 +33,7 @@ from mistral_db_manage.runner.connect import (
     dialect_name,
     make_url_checked,
 )
+from mistral_db_manage.runner.dburl import parse_url
 
 SECRET = "s3cr3t-pw"
 
@@ -100,11 +101,39 @@ def disposing() -> Iterator[list[Engine]]:
 # --------------------------------------------------------------------------- URLs
 
 
-@pytest.mark.parametrize("scheme", SUPPORTED_SCHEMES)
+@pytest.mark.parametrize("scheme", [s for s in SUPPORTED_SCHEMES if s != "sqlite"])
 def test_supported_schemes_parse(scheme: str) -> None:
     url = make_url_checked(f"{scheme}://u:{SECRET}@h/db")
     assert url.drivername == scheme
     assert url.password == SECRET
+
+
+def test_sqlite_scheme_parses() -> None:
+    url = make_url_checked("sqlite:///db")
+    assert (url.drivername, url.database) == ("sqlite", "db")
+
+
+def test_sqlite_url_with_credentials_is_refused() -> None:
+    # SQLAlchemy's make_url reads it, but its SQLite dialect refuses it when the
+    # engine is created: the URL parser says so at once, in one line.
+    for call in (make_url_checked, create_engine_checked):
+        with pytest.raises(ConfigError) as info:
+            call(f"sqlite://u:{SECRET}@h/db")
+        message = str(info.value)
+        assert "is not a valid SQLite URL (a SQLite URL names no user, password, host" in message
+        assert SECRET not in message
+
+
+def test_unencoded_at_in_password_is_refused() -> None:
+    # SQLAlchemy would end the password at the first "@" and try to reach a host
+    # named after the rest of it ("cd@h"), showing that piece of the password.
+    raw = "mysql+pymysql://u:ab@cdS3cret@h/db"
+    for call in (make_url_checked, create_engine_checked, dialect_name):
+        with pytest.raises(ConfigError) as info:
+            call(raw)
+        message = str(info.value)
+        assert "write each '@' of the password" in message and "as %40" in message
+        assert "S3cret" not in message and "\n" not in message
 
 
 @pytest.mark.parametrize(
@@ -309,6 +338,46 @@ def test_unknown_query_parameter(disposing: list[Engine]) -> None:
     assert "bogus_option" in message
     assert "remove or correct the ?parameter" in message
     assert SECRET not in message
+
+
+def test_unknown_query_parameter_hides_a_password_parameter(disposing: list[Engine]) -> None:
+    engine = create_engine_checked(f"mysql+pymysql://u@127.0.0.1:1/m?bogus=1&password={SECRET}")
+    disposing.append(engine)
+    with pytest.raises(ConfigError) as info:
+        connect_checked(engine)
+    message = str(info.value)
+    assert "password=***" in message and "bogus" in message
+    assert SECRET not in message
+
+
+def test_uppercase_scheme_makes_an_engine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, disposing: list[Engine]
+) -> None:
+    # SQLAlchemy's dialect registry knows lower-case names only.
+    monkeypatch.chdir(tmp_path)
+    engine = create_engine_checked("SQLite:///m.db")
+    disposing.append(engine)
+    with connect_checked(engine) as conn:
+        assert conn.exec_driver_sql("SELECT 1").scalar() == 1
+    assert (tmp_path / "m.db").is_file()
+    engine = create_engine_checked("PostgreSQL://u@h/db")
+    disposing.append(engine)
+    assert engine.dialect.driver == "psycopg2"
+    assert make_url_checked("MySQL+PyMySQL://u@h/db").drivername == "MySQL+PyMySQL"  # as written
+
+
+def test_sqlite_messages_name_the_real_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DatabaseConnectionError, match=r"the directory .* does not exist") as info:
+        create_engine_checked("sqlite:///link/absent/m.db")
+    assert f"the directory {tmp_path / 'real' / 'absent'} of the SQLite database" in str(info.value)
+    (tmp_path / "real" / "adir").mkdir()
+    error = describe_connect_error(parse_url("sqlite:///link/adir"), Exception("unable to open"))
+    assert f"cannot open the SQLite database {tmp_path / 'real' / 'adir'} (" in str(error)
 
 
 # --------------------------------------------------------------------------- error mapping

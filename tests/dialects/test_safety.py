@@ -221,9 +221,7 @@ def test_waiting_runner_names_the_holder_and_times_out(fresh_db: FreshDatabase,
     from mistral_db_manage.runner.lock import migration_lock
 
     conf = write_config(tmp_path, fresh_db.url)
-    with open_database(fresh_db.url) as database, migration_lock(
-        database.engine, database.dialect, timeout=5
-    ):
+    with open_database(fresh_db.url) as database, migration_lock(database, timeout=5):
         result = run_cli("--config-file", str(conf), "--lock-timeout", "1", "upgrade",
                          "head", cwd=tmp_path)
     assert result.returncode == 1

@@ -7,7 +7,6 @@ compare with; the module under test must not import it (last test).
 
 from __future__ import annotations
 
-import os
 import random
 import subprocess
 import sys
@@ -20,9 +19,11 @@ from sqlalchemy.engine import URL, make_url
 
 from mistral_db_manage.errors import ConfigError
 from mistral_db_manage.runner.dburl import (
+    DRIVERS,
     SUPPORTED_SCHEMES,
     DatabaseUrl,
     dialect_name,
+    from_sqlalchemy,
     mask_raw,
     parse_url,
     sqlite_file,
@@ -306,7 +307,7 @@ def test_sqlite_path(raw: str, path: str | None) -> None:
         assert sqlite_file(raw) is None
     else:
         assert url.sqlite_path == Path(path)
-        absolute = Path(os.path.abspath(path))
+        absolute = Path(path).resolve()
         assert sqlite_file(url) == absolute
         assert sqlite_file(raw) == absolute
 
@@ -316,6 +317,22 @@ def test_sqlite_file_is_taken_from_the_current_directory(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     assert sqlite_file("sqlite:///sub/m.db") == tmp_path / "sub" / "m.db"
+
+
+def test_sqlite_file_resolves_symbolic_links(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lock and the backups go beside the real file, whichever link names it."""
+    real = tmp_path / "data" / "mistral.sqlite"
+    real.parent.mkdir()
+    real.touch()
+    (tmp_path / "dir-link").symlink_to(real.parent)
+    (tmp_path / "file-link.sqlite").symlink_to(real)
+    monkeypatch.chdir(tmp_path)
+    for raw in ("sqlite:///dir-link/mistral.sqlite", "sqlite:///file-link.sqlite",
+                f"sqlite:///{tmp_path}/dir-link/../data/mistral.sqlite"):
+        assert sqlite_file(raw) == real, raw
+    assert parse_url("sqlite:///file-link.sqlite").sqlite_path == Path("file-link.sqlite")
 
 
 # --------------------------------------------------------------------------- (b) rejections
@@ -581,6 +598,45 @@ def test_messages_are_one_line() -> None:
         assert "\n" not in str(info.value)
 
 
+# --------------------------------------------------------------------------- the scheme table
+
+
+def test_the_scheme_table() -> None:
+    assert {scheme: (d.family, d.module) for scheme, d in DRIVERS.items()} == FAMILY
+    assert set(SUPPORTED_SCHEMES) <= set(DRIVERS)
+    labels = {(d.family, d.label, d.default_port) for d in DRIVERS.values()}
+    assert labels == {
+        ("sqlite", "SQLite", None),
+        ("postgresql", "PostgreSQL", 5432),
+        ("mysql", "MySQL/MariaDB", 3306),
+    }
+    assert parse_url("MariaDB+PyMySQL://u@h/db").driver_info is DRIVERS["mariadb+pymysql"]
+
+
+@pytest.mark.parametrize("raw", CORPUS)
+def test_from_sqlalchemy_gives_the_same_parts(raw: str) -> None:
+    _needs_sa21(raw)
+    parsed = parse_url(raw)
+    again = from_sqlalchemy(make_url(raw))
+    assert again.to_sqlalchemy() == parsed.to_sqlalchemy()
+    assert dict(again.query_mapping) == dict(parsed.query_mapping)
+    assert (again.dialect, again.driver, again.sqlite_path) == (
+        parsed.dialect, parsed.driver, parsed.sqlite_path)
+
+
+def test_from_sqlalchemy_checks_as_parse_url_does() -> None:
+    for raw in ("oracle://u:pw@h/db", "sqlite://mistral.db", "sqlite:///m.db?uri=maybe"):
+        with pytest.raises(ConfigError) as info:
+            from_sqlalchemy(make_url(raw))
+        assert ":pw" not in str(info.value)
+
+
+def test_secrets() -> None:
+    url = parse_url("postgresql://u:p%40ss@h/db?sslpassword=two&sslmode=require&Token=3")
+    assert url.secrets == ("p@ss", "two", "3")
+    assert parse_url("postgresql://u@h/db?password=").secrets == ()
+
+
 # --------------------------------------------------------------------------- (d) no SQLAlchemy
 
 
@@ -590,6 +646,7 @@ def test_importing_and_parsing_do_not_import_sqlalchemy() -> None:
         "from mistral_db_manage.runner import dburl\n"
         "url = dburl.parse_url('postgresql://u:p@h/db?host=/run')\n"
         "url.masked(); dburl.sqlite_file('sqlite:///m.db'); dburl.dialect_name('mysql://h/db')\n"
+        "url.driver_info; url.secrets\n"
         "dburl.mask_raw('mysql://u:p@h:x/db')\n"
         "try:\n"
         "    dburl.parse_url('oracle://h/db')\n"

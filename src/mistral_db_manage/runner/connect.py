@@ -3,10 +3,11 @@
 This module owns the step between ``[database] connection`` and a live
 SQLAlchemy :class:`~sqlalchemy.engine.Connection`:
 
-* :func:`make_url_checked` parses the URL and rejects schemes this tool does
-  not support;
-* :func:`dialect_name` names the database family without importing a driver
-  (offline ``--sql`` mode works without drivers installed);
+* :func:`make_url_checked` gives the SQLAlchemy URL of the configured one,
+  parsed by :mod:`.dburl` (the one parser of ``[database] connection``, which
+  also rejects the schemes this tool does not support);
+* :func:`dialect_name` (from :mod:`.dburl`) names the database family without
+  importing a driver (offline ``--sql`` mode works without drivers installed);
 * :func:`create_engine_checked` builds the engine and reports a missing driver
   with the ``pip install`` command that provides it;
 * :func:`connect_checked` opens a connection and turns the usual failures
@@ -14,18 +15,23 @@ SQLAlchemy :class:`~sqlalchemy.engine.Connection`:
   database, unusable SQLite file) into one line naming host, port, user and
   database, never the password.
 
+What a scheme means (dialect family, DB-API module, how messages name the
+server, its default port) is :data:`.dburl.DRIVERS`; the file of a SQLite URL
+is :func:`.dburl.sqlite_file`.
+
 URLs are used as the operator wrote them: nothing (charset, driver options) is
-added to or removed from the URL.  The only additions are engine arguments:
-``NullPool`` and a connect timeout for network drivers.  One spelling is pinned
-to the driver it has always meant: a bare ``postgresql://`` uses psycopg2 (as
-with oslo.db), although SQLAlchemy 2.1 would pick psycopg 3 for it.
+added to or removed from the URL, except that the scheme is given to
+SQLAlchemy in lower case (its dialect registry knows no other spelling).  The
+only additions are engine arguments: ``NullPool`` and a connect timeout for
+network drivers.  One spelling is pinned to the driver it has always meant: a
+bare ``postgresql://`` uses psycopg2 (as with oslo.db), although SQLAlchemy
+2.1 would pick psycopg 3 for it.
 """
 
 from __future__ import annotations
 
-import os
 import re
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +41,15 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.pool import NullPool
 
 from mistral_db_manage.errors import ConfigError, DatabaseConnectionError, DriverMissingError
+
+from .dburl import (
+    SUPPORTED_SCHEMES,
+    DatabaseUrl,
+    dialect_name,
+    from_sqlalchemy,
+    parse_url,
+    sqlite_file,
+)
 
 __all__ = [
     "CONNECT_TIMEOUT_SECONDS",
@@ -49,134 +64,46 @@ __all__ = [
 
 CONNECT_TIMEOUT_SECONDS = 10
 
-# The schemes named in error messages.
-SUPPORTED_SCHEMES = (
-    "sqlite",
-    "postgresql",
-    "postgresql+psycopg2",
-    "mysql",
-    "mysql+pymysql",
-    "mariadb+pymysql",
-)
-
-
-@dataclass(frozen=True)
-class _Driver:
-    family: str  # "sqlite", "postgresql" or "mysql"
-    module: str  # the DBAPI module SQLAlchemy imports
-    label: str  # how messages name the server
-    default_port: int | None
-
-
-_SQLITE = _Driver("sqlite", "sqlite3", "SQLite", None)
-_PSYCOPG2 = _Driver("postgresql", "psycopg2", "PostgreSQL", 5432)
-_PYMYSQL = _Driver("mysql", "pymysql", "MySQL/MariaDB", 3306)
-_MYSQLDB = _Driver("mysql", "MySQLdb", "MySQL/MariaDB", 3306)
-
-# Accepted drivernames: the supported schemes plus their explicit spellings
-# (a bare "mysql" or "mariadb" already means the MySQLdb driver).
-_DRIVERS: dict[str, _Driver] = {
-    "sqlite": _SQLITE,
-    "sqlite+pysqlite": _SQLITE,
-    "postgresql": _PSYCOPG2,
-    "postgresql+psycopg2": _PSYCOPG2,
-    "mysql": _MYSQLDB,
-    "mysql+mysqldb": _MYSQLDB,
-    "mysql+pymysql": _PYMYSQL,
-    "mariadb": _MYSQLDB,
-    "mariadb+mysqldb": _MYSQLDB,
-    "mariadb+pymysql": _PYMYSQL,
-}
-
 # Engine arguments / URL query keys that set the connect timeout, per driver.
 _TIMEOUT_DRIVERS = frozenset({"psycopg2", "pymysql", "MySQLdb"})
 
-_EXAMPLE = "postgresql+psycopg2://mistral:PASSWORD@HOST/mistral"
 _FIX_URL = "fix [database] connection"
-_USERINFO = re.compile(r"(://[^:/@]*:)[^@]*@")
 
 
 # --------------------------------------------------------------------------- URLs
 
 
-def _redact(raw: str) -> str:
-    """Hide the password of a URL that SQLAlchemy could not parse."""
-    return _USERINFO.sub(r"\1***@", raw)
-
-
-def _scheme_of(raw: str) -> str:
-    return raw.split("://", 1)[0] if "://" in raw else raw
-
-
 def make_url_checked(connection: str) -> URL:
-    """Parse ``connection`` into a URL of a supported scheme.
+    """The SQLAlchemy URL of ``connection``, a supported scheme, spelled as written.
 
     Raises :class:`ConfigError` (never showing the password) when the value is
-    empty, is not a URL, or names a scheme outside :data:`SUPPORTED_SCHEMES`.
+    empty, is not a URL, names a scheme outside :data:`SUPPORTED_SCHEMES`, or
+    is one of the URLs :func:`.dburl.parse_url` refuses as misread.
     """
-    raw = connection.strip()
-    if not raw:
-        raise ConfigError(
-            f"[database] connection is empty; set it to a database URL such as {_EXAMPLE}"
-        )
-    try:
-        url = sqlalchemy.engine.make_url(raw)
-    except (sa_exc.ArgumentError, ValueError) as exc:
-        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if isinstance(exc, ValueError) and "int()" in detail:
-            detail = "the port is not a number"
-        raise ConfigError(
-            f"[database] connection {_redact(raw)!r} is not a valid database URL ({detail}); "
-            f"expected scheme://user:password@host:port/database, e.g. {_EXAMPLE}"
-        ) from None
-    _driver_for(url)
-    return url
-
-
-def _driver_for(url: URL) -> _Driver:
-    scheme = url.drivername.lower()
-    driver = _DRIVERS.get(scheme)
-    if driver is not None:
-        return driver
-    hint = ""
-    if scheme.split("+", 1)[0] == "postgres":
-        hint = " ('postgres' is not a SQLAlchemy scheme: write 'postgresql')"
-    raise ConfigError(
-        f"unsupported database URL scheme {url.drivername!r} in [database] connection "
-        f"{url.render_as_string(hide_password=True)}{hint}; supported schemes: "
-        f"{', '.join(SUPPORTED_SCHEMES)}"
-    )
-
-
-def dialect_name(connection: str) -> str:
-    """Return ``"sqlite"``, ``"postgresql"`` or ``"mysql"`` for a URL.
-
-    MariaDB URLs count as ``"mysql"``.  No driver is imported and nothing is
-    connected, so this works for offline SQL generation without drivers.
-    """
-    return _driver_for(make_url_checked(connection)).family
+    return parse_url(connection).to_sqlalchemy()
 
 
 def dialect_family(url: URL) -> str:
     """The dialect name of a parsed URL (the one name every module uses)."""
-    return _driver_for(url).family
+    return from_sqlalchemy(url).dialect
 
 
 # --------------------------------------------------------------------------- engines
 
 
-def _install_hint(driver: _Driver, url: URL) -> str:
-    if driver is _PSYCOPG2:
+def _install_hint(url: DatabaseUrl) -> str:
+    module = url.driver
+    if module == "psycopg2":
         return (
             f"the PostgreSQL driver psycopg2, needed by the URL scheme {url.drivername}://, "
             "is not installed; install it with: pip install 'mistral-db-manage[postgresql]'"
         )
-    if driver is _PYMYSQL:
+    if module == "pymysql":
         return (
             f"the MySQL/MariaDB driver PyMySQL, needed by the URL scheme {url.drivername}://, "
             "is not installed; install it with: pip install 'mistral-db-manage[mysql]'"
         )
-    if driver is _MYSQLDB:
+    if module == "MySQLdb":
         return (
             f"the URL scheme {url.drivername}:// selects the MySQLdb driver (package "
             "mysqlclient), which is not installed; write mysql+pymysql:// in [database] "
@@ -184,27 +111,15 @@ def _install_hint(driver: _Driver, url: URL) -> str:
             "pip install 'mistral-db-manage[mysql]'"
         )
     return (
-        f"the Python module {driver.module}, needed by the URL scheme {url.drivername}://, "
+        f"the Python module {module}, needed by the URL scheme {url.drivername}://, "
         "is not available; use a Python built with SQLite support"
     )
 
 
-def _sqlite_path(url: URL) -> Path | None:
-    """The database file of a SQLite URL, or None for in-memory / URI databases."""
-    database = url.database
-    if not database or database == ":memory:":
-        return None
-    uri = url.query.get("uri")
-    if isinstance(uri, str) and uri.lower() in ("true", "1", "yes"):
-        return None
-    return Path(database)
-
-
-def _check_sqlite_directory(url: URL) -> None:
-    path = _sqlite_path(url)
-    if path is None:
+def _check_sqlite_directory(url: DatabaseUrl) -> None:
+    path, absolute = url.sqlite_path, sqlite_file(url)
+    if path is None or absolute is None:
         return
-    absolute = Path(os.path.abspath(path))
     parent = absolute.parent
     if parent.is_dir():
         return
@@ -217,8 +132,9 @@ def _check_sqlite_directory(url: URL) -> None:
     )
 
 
-def create_engine_checked(connection: str, **kwargs: Any) -> Engine:
-    """Create an engine for ``connection`` without connecting.
+def create_engine_checked(connection: str | DatabaseUrl, **kwargs: Any) -> Engine:
+    """Create an engine for ``connection`` (as configured, or parsed by
+    :func:`.dburl.parse_url`) without connecting.
 
     ``kwargs`` go to :func:`sqlalchemy.create_engine`; by default the engine
     uses :class:`~sqlalchemy.pool.NullPool`, and network drivers get
@@ -230,19 +146,19 @@ def create_engine_checked(connection: str, **kwargs: Any) -> Engine:
     :class:`DatabaseConnectionError` when the directory of a SQLite file does
     not exist.
     """
-    configured = url = make_url_checked(connection)
-    driver = _driver_for(url)
-    if driver is _SQLITE:
-        _check_sqlite_directory(url)
-    if url.drivername.lower() == "postgresql":
-        # A bare postgresql:// meant psycopg2 for oslo.db and SQLAlchemy < 2.1;
-        # SQLAlchemy 2.1 switched the default to psycopg 3.  Keep the meaning
-        # upstream Mistral configurations were written for.
-        url = url.set(drivername="postgresql+psycopg2")
+    configured = parse_url(connection) if isinstance(connection, str) else connection
+    if configured.dialect == "sqlite":
+        _check_sqlite_directory(configured)
+    # The registry knows lower-case names only.  A bare postgresql:// meant
+    # psycopg2 for oslo.db and SQLAlchemy < 2.1; SQLAlchemy 2.1 switched the
+    # default to psycopg 3.  Keep the meaning upstream Mistral configurations
+    # were written for.
+    scheme = "postgresql+psycopg2" if configured.scheme == "postgresql" else configured.scheme
+    url = replace(configured, drivername=scheme).to_sqlalchemy()
 
     options: dict[str, Any] = dict(kwargs)
     options.setdefault("poolclass", NullPool)
-    if driver.module in _TIMEOUT_DRIVERS and "connect_timeout" not in url.query:
+    if configured.driver in _TIMEOUT_DRIVERS and "connect_timeout" not in url.query:
         connect_args = dict(options.get("connect_args") or {})
         connect_args.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
         options["connect_args"] = connect_args
@@ -251,9 +167,7 @@ def create_engine_checked(connection: str, **kwargs: Any) -> Engine:
         return sqlalchemy.create_engine(url, **options)
     except ImportError as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DriverMissingError(
-            f"{_install_hint(driver, configured)} (import error: {reason})"
-        ) from None
+        raise DriverMissingError(f"{_install_hint(configured)} (import error: {reason})") from None
 
 
 # --------------------------------------------------------------------------- connecting
@@ -274,9 +188,10 @@ def connect_checked(engine: Engine) -> Connection:
         raise describe_connect_error(engine.url, exc.orig) from None
     except TypeError as exc:
         # Unknown query-string parameters reach the driver's connect() call.
+        url = from_sqlalchemy(engine.url)
         raise ConfigError(
             f"the database driver rejected an option of [database] connection "
-            f"{engine.url.render_as_string(hide_password=True)}: {_first_line(exc)}; "
+            f"{url.masked()}: {_scrub(_first_line(exc), url)}; "
             "remove or correct the ?parameter in the URL"
         ) from None
 
@@ -286,19 +201,21 @@ def _first_line(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
-def _scrub(text: str, url: URL) -> str:
-    password = url.password
-    if password and len(password) >= 3:
-        text = text.replace(str(password), "***")
+def _scrub(text: str, url: DatabaseUrl) -> str:
+    """``text`` without the password or a secret query value (any of 3 characters or more)."""
+    for secret in url.secrets:
+        if len(secret) >= 3:
+            text = text.replace(secret, "***")
     return text
 
 
-def _endpoint(url: URL, driver: _Driver) -> str:
+def _endpoint(url: DatabaseUrl) -> str:
+    default_port = url.driver_info.default_port
     if url.host:
-        return f"{url.host}:{url.port or driver.default_port}"
-    if driver is _PSYCOPG2:
+        return f"{url.host}:{url.port or default_port}"
+    if url.driver == "psycopg2":
         return "the default local socket"
-    return f"localhost:{url.port or driver.default_port}"
+    return f"localhost:{url.port or default_port}"
 
 
 def _driver_message(error: BaseException | None) -> str:
@@ -361,25 +278,29 @@ _BAD_CREDENTIALS = (
 )
 
 
-def describe_connect_error(url: URL, error: BaseException | None) -> DatabaseConnectionError:
-    """Map a driver's connect-time exception to a one-line error for ``url``."""
-    driver = _driver_for(url)
+def describe_connect_error(
+    url: URL | DatabaseUrl, error: BaseException | None
+) -> DatabaseConnectionError:
+    """Map a driver's connect-time exception to a one-line error for ``url``
+    (an engine's URL, or one parsed by :func:`.dburl.parse_url`)."""
+    if not isinstance(url, DatabaseUrl):
+        url = from_sqlalchemy(url)
     said = _scrub(_driver_message(error), url)
     lowered = said.lower()
-    label = driver.label
+    label = url.driver_info.label
 
-    if driver is _SQLITE:
-        path = _sqlite_path(url)
-        where = str(Path(os.path.abspath(path))) if path is not None else "in memory"
+    if url.dialect == "sqlite":
+        path = sqlite_file(url)
+        where = str(path) if path is not None else "in memory"
         return DatabaseConnectionError(
             f"cannot open the SQLite database {where} ({said}); check that the path is a "
             f"file (not a directory) and that its directory is writable, or {_FIX_URL}"
         )
 
-    endpoint = _endpoint(url, driver)
+    endpoint = _endpoint(url)
     user = url.username or "(default user)"
     database = url.database or "(default database)"
-    errno = _mysql_errno(error) if driver.family == "mysql" else None
+    errno = _mysql_errno(error) if url.dialect == "mysql" else None
 
     if errno == 1049 or re.search(r'database ".*" does not exist', said):
         return DatabaseConnectionError(

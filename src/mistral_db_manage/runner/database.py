@@ -1,12 +1,13 @@
 """The configured database, opened for one command.
 
-Wraps :mod:`.connect` (URL checks, friendly connection errors) with what every
-command needs: one engine and one connection, a dialect name among ``sqlite``,
-``postgresql`` and ``mysql``, and on SQLite real transactions around DDL (the
-pysqlite driver otherwise commits before each DDL statement) with foreign-key
-enforcement off while tables are rebuilt.  It also owns the one answer to
-"which tables does this database hold" that every policy uses (this tool's
-own bookkeeping tables never count).
+Wraps :mod:`.connect` (friendly connection errors) with what every command
+needs: the URL parsed once by :mod:`.dburl`, one engine and one connection, a
+dialect name among ``sqlite``, ``postgresql`` and ``mysql``, the file of a
+SQLite database (for the migration lock and backups), and on SQLite real
+transactions around DDL (the pysqlite driver otherwise commits before each DDL
+statement) with foreign-key enforcement off while tables are rebuilt.  It also
+owns the one answer to "which tables does this database hold" that every
+policy uses (this tool's own bookkeeping tables never count).
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, inspect
 from sqlalchemy.engine import Connection, Engine
 
 from .audit import RUNS_TABLE_NAME
-from .connect import connect_checked, create_engine_checked, dialect_family
+from .connect import connect_checked, create_engine_checked
+from .dburl import DatabaseUrl, parse_url, sqlite_file
 from .journal import JOURNAL_TABLE_NAME
 from .version import VERSION_TABLE_NAME
 
@@ -33,6 +36,14 @@ class Database:
     engine: Engine
     connection: Connection
     dialect: str
+    #: the configured URL, parsed
+    url: DatabaseUrl
+
+    @property
+    def sqlite_file(self) -> Path | None:
+        """SQLite: the database file, symbolic links resolved (:func:`.dburl.sqlite_file`);
+        None for an in-memory database and for the other dialects."""
+        return sqlite_file(self.url)
 
     def tables(self) -> frozenset[str]:
         """The tables besides this tool's own (ends the transaction it opens)."""
@@ -46,7 +57,7 @@ def mistral_tables(connection: Connection) -> frozenset[str]:
     return names
 
 
-def open_engine(connection_url: str) -> Engine:
+def open_engine(connection_url: str | DatabaseUrl) -> Engine:
     engine = create_engine_checked(connection_url)
     if engine.dialect.name == "sqlite":
 
@@ -66,11 +77,12 @@ def open_engine(connection_url: str) -> Engine:
 
 @contextmanager
 def open_database(connection_url: str) -> Iterator[Database]:
-    engine = open_engine(connection_url)
+    url = parse_url(connection_url)
+    engine = open_engine(url)
     try:
         connection = connect_checked(engine)
         try:
-            yield Database(engine, connection, dialect_family(engine.url))
+            yield Database(engine, connection, url.dialect, url)
         finally:
             connection.close()
     finally:

@@ -2,8 +2,11 @@
 
 ``[database] connection`` is split here into its parts by the rules of
 SQLAlchemy 2.1's :func:`sqlalchemy.engine.make_url`, reimplemented so that the
-paths which must not pay for importing SQLAlchemy (0.25 s of start-up time) see the very
-same user, password, host, port, database and query as the full path does.
+paths which must not pay for importing SQLAlchemy (0.25 s of start-up time) see
+the very same user, password, host, port, database and query as the full path
+does.  It also holds the one table of what each accepted scheme means
+(:data:`DRIVERS`) and the one rule for the file of a SQLite URL
+(:func:`sqlite_file`).
 
 The rules, as SQLAlchemy applies them to ``scheme://userinfo@host:port/database?query``:
 
@@ -40,28 +43,32 @@ accepts, each of which fails later or silently means something else:
   dialect refuses both when the engine is created.
 
 No message of this module shows any part of a password: parsed URLs are shown
-by :meth:`DatabaseUrl.masked`, unparseable ones by :func:`mask_raw`.
+by :meth:`DatabaseUrl.masked`, unparseable ones by :func:`mask_raw` (from
+:mod:`.urlmask`, which holds the masking rules).
 """
 
 from __future__ import annotations
 
-import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qsl, quote, quote_plus, unquote, unquote_plus
+from urllib.parse import parse_qsl, quote, quote_plus, unquote
 
 from mistral_db_manage.errors import ConfigError
+
+from .urlmask import MASK, is_secret_key, mask_raw, one_line
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
 
 __all__ = [
+    "DRIVERS",
     "SUPPORTED_SCHEMES",
     "DatabaseUrl",
+    "Driver",
     "dialect_name",
+    "from_sqlalchemy",
     "mask_raw",
     "parse_url",
     "sqlite_file",
@@ -77,29 +84,40 @@ SUPPORTED_SCHEMES = (
     "mariadb+pymysql",
 )
 
-# Accepted drivernames (lowercased) -> (dialect family, DB-API module).  A bare
-# "mysql" or "mariadb" means MySQLdb, as in SQLAlchemy; a bare "postgresql"
-# means psycopg2, as it did for oslo.db (this tool pins that meaning).
-_DRIVERS: dict[str, tuple[str, str]] = {
-    "sqlite": ("sqlite", "sqlite3"),
-    "sqlite+pysqlite": ("sqlite", "sqlite3"),
-    "postgresql": ("postgresql", "psycopg2"),
-    "postgresql+psycopg2": ("postgresql", "psycopg2"),
-    "mysql": ("mysql", "MySQLdb"),
-    "mysql+mysqldb": ("mysql", "MySQLdb"),
-    "mysql+pymysql": ("mysql", "pymysql"),
-    "mariadb": ("mysql", "MySQLdb"),
-    "mariadb+mysqldb": ("mysql", "MySQLdb"),
-    "mariadb+pymysql": ("mysql", "pymysql"),
+
+@dataclass(frozen=True)
+class Driver:
+    """What a scheme means."""
+
+    family: str  # "sqlite", "postgresql" or "mysql" (MariaDB included)
+    module: str  # the DB-API module SQLAlchemy imports for it
+    label: str  # how messages name the server
+    default_port: int | None
+
+
+_SQLITE = Driver("sqlite", "sqlite3", "SQLite", None)
+_PSYCOPG2 = Driver("postgresql", "psycopg2", "PostgreSQL", 5432)
+_PYMYSQL = Driver("mysql", "pymysql", "MySQL/MariaDB", 3306)
+_MYSQLDB = Driver("mysql", "MySQLdb", "MySQL/MariaDB", 3306)
+
+# Accepted drivernames (lowercased): the supported schemes and their explicit
+# spellings.  A bare "mysql" or "mariadb" means MySQLdb, as in SQLAlchemy; a bare
+# "postgresql" means psycopg2, as it did for oslo.db (this tool pins that meaning).
+DRIVERS: Mapping[str, Driver] = {
+    "sqlite": _SQLITE,
+    "sqlite+pysqlite": _SQLITE,
+    "postgresql": _PSYCOPG2,
+    "postgresql+psycopg2": _PSYCOPG2,
+    "mysql": _MYSQLDB,
+    "mysql+mysqldb": _MYSQLDB,
+    "mysql+pymysql": _PYMYSQL,
+    "mariadb": _MYSQLDB,
+    "mariadb+mysqldb": _MYSQLDB,
+    "mariadb+pymysql": _PYMYSQL,
 }
 
 _EXAMPLE = "postgresql+psycopg2://mistral:PASSWORD@HOST/mistral"
 _EXPECTED = f"expected scheme://user:password@host:port/database, e.g. {_EXAMPLE}"
-_MASK = "***"
-
-# Query keys whose values are hidden (matched on the lowercased, decoded key):
-# password, passwd, sslpassword, pwd, client_secret, auth_token...
-_SECRET_KEY_PARTS = ("pass", "pwd", "secret", "token")
 
 # SQLAlchemy's yes/no words (util.asbool) for the SQLite "uri" parameter.
 _YES = frozenset({"true", "yes", "on", "y", "t", "1"})
@@ -133,13 +151,24 @@ class DatabaseUrl:
     query: tuple[tuple[str, str], ...] = ()
     #: SQLite: the database file as written (relative to the current directory
     #: unless absolute); None for an in-memory or ``uri=true`` database, and
-    #: for the other dialects
+    #: for the other dialects.  :func:`sqlite_file` gives the file opened.
     sqlite_path: Path | None = None
 
     @property
     def scheme(self) -> str:
         """The drivername in lower case, the spelling SQLAlchemy's dialect registry knows."""
         return self.drivername.lower()
+
+    @property
+    def driver_info(self) -> Driver:
+        """What the scheme means: family, DB-API module, label, default port."""
+        return DRIVERS[self.scheme]
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The password and the values of secret-looking query keys, to keep out of messages."""
+        found = [self.password] + [value for key, value in self.query if is_secret_key(key)]
+        return tuple(value for value in found if value)
 
     @property
     def query_mapping(self) -> Mapping[str, QueryValue]:
@@ -175,7 +204,7 @@ class DatabaseUrl:
         if self.username is not None:
             text += quote(self.username, safe=" +")
             if self.password is not None:
-                text += ":" + _MASK
+                text += ":" + MASK
             text += "@"
         if self.host is not None:
             text += f"[{self.host}]" if ":" in self.host else self.host
@@ -189,7 +218,7 @@ class DatabaseUrl:
             for key in sorted(mapping):
                 value = mapping[key]
                 for item in (value,) if isinstance(value, str) else value:
-                    shown = _MASK if _is_secret_key(key) else quote_plus(item)
+                    shown = MASK if is_secret_key(key) else quote_plus(item)
                     pairs.append(f"{quote_plus(key)}={shown}")
             text += "?" + "&".join(pairs)
         return text
@@ -348,35 +377,58 @@ def parse_url(raw: str) -> DatabaseUrl:
             f"({problem}); {_EXPECTED}"
         ) from None
 
-    family, driver = _DRIVERS.get(pieces.scheme.lower(), ("", ""))
-    url = DatabaseUrl(
-        drivername=pieces.scheme,
-        dialect=family,
-        driver=driver,
-        username=None if pieces.username is None else unquote(pieces.username),
-        password=None if pieces.password is None else unquote(pieces.password),
-        host=pieces.host,
-        port=port,
-        database=None if pieces.database is None else unquote(pieces.database),
-        query=_query_pairs(pieces.query),
+    return _checked(
+        DatabaseUrl(
+            drivername=pieces.scheme,
+            dialect="",
+            driver="",
+            username=None if pieces.username is None else unquote(pieces.username),
+            password=None if pieces.password is None else unquote(pieces.password),
+            host=pieces.host,
+            port=port,
+            database=None if pieces.database is None else unquote(pieces.database),
+            query=_query_pairs(pieces.query),
+        )
     )
-    if not family:
+
+
+def from_sqlalchemy(url: URL) -> DatabaseUrl:
+    """The parts of a SQLAlchemy URL (an engine's), checked as :func:`parse_url` checks them.
+
+    No text is parsed: the parts are taken as they are.
+    """
+    query = tuple(
+        (key, item)
+        for key, value in url.query.items()
+        for item in ((value,) if isinstance(value, str) else value)
+    )
+    return _checked(
+        DatabaseUrl(
+            url.drivername, "", "", url.username, url.password, url.host, url.port,
+            url.database, query,
+        )
+    )
+
+
+def _checked(url: DatabaseUrl) -> DatabaseUrl:
+    """``url`` with what its scheme means filled in; :class:`ConfigError` if unsupported."""
+    info = DRIVERS.get(url.scheme)
+    if info is None:
         hint = ""
-        if pieces.scheme.lower().split("+", 1)[0] == "postgres":
+        if url.scheme.split("+", 1)[0] == "postgres":
             hint = " ('postgres' is not a SQLAlchemy scheme: write 'postgresql')"
         raise ConfigError(
-            f"unsupported database URL scheme {pieces.scheme!r} in [database] connection "
-            f"{_one_line(url.masked())}{hint}; supported schemes: {', '.join(SUPPORTED_SCHEMES)}"
+            f"unsupported database URL scheme {url.drivername!r} in [database] connection "
+            f"{one_line(url.masked())}{hint}; supported schemes: {', '.join(SUPPORTED_SCHEMES)}"
         )
-    if family == "sqlite":
-        return _with_sqlite_path(url)
-    return url
+    url = replace(url, dialect=info.family, driver=info.module)
+    return _with_sqlite_path(url) if info.family == "sqlite" else url
 
 
 def _with_sqlite_path(url: DatabaseUrl) -> DatabaseUrl:
-    shown = _one_line(url.masked())
+    shown = one_line(url.masked())
     if url.username is not None or url.host is not None or url.port is not None:
-        host = _one_line(url.host or "")
+        host = one_line(url.host or "")
         named = f"sqlite:///{host}" if url.host is not None and not url.database else ""
         advice = (
             f"for the file {host} write {named}"
@@ -414,84 +466,16 @@ def dialect_name(raw: str) -> str:
 
 
 def sqlite_file(url: DatabaseUrl | str) -> Path | None:
-    """The absolute path of the file a SQLite URL opens.
+    """The absolute path of the file a SQLite URL opens, symbolic links resolved.
 
     Relative paths are taken from the current directory, as SQLAlchemy's
-    driver does (``os.path.abspath``: symbolic links are not resolved).  None
-    for an in-memory database, a ``uri=true`` database, and a URL of another
-    dialect.  A string is parsed first (:class:`ConfigError` if it cannot be).
+    driver does.  Links are resolved so that what is put beside the database
+    (the migration lock, backups) sits beside the real file, whichever link
+    a run was given.  None for an in-memory database, a ``uri=true``
+    database, and a URL of another dialect.  A string is parsed first
+    (:class:`ConfigError` if it cannot be).
     """
     parsed = parse_url(url) if isinstance(url, str) else url
     if parsed.sqlite_path is None:
         return None
-    return Path(os.path.abspath(parsed.sqlite_path))
-
-
-# --------------------------------------------------------------------------- masking
-
-
-def _is_secret_key(key: str) -> bool:
-    lowered = key.lower()
-    return any(part in lowered for part in _SECRET_KEY_PARTS)
-
-
-def _one_line(text: str) -> str:
-    """``text``, or its escaped form if it holds line breaks or other unprintable characters."""
-    return text if text.isprintable() else repr(text)[1:-1]
-
-
-_SCHEME_PREFIX = re.compile(r"[\w+.\-]*:/+")
-_NUMBER = re.compile(r"\s*\d+\s*")
-_UNREMARKABLE_USER = re.compile(r"[^/?#\s]*")
-
-
-def _mask_query(text: str) -> str:
-    """``text`` with the value of each secret ``key=value`` after its first ``?`` hidden."""
-    head, mark, query = text.partition("?")
-    if not mark:
-        return text
-    items = []
-    for item in query.split("&"):
-        key, equals, _value = item.partition("=")
-        items.append(f"{key}={_MASK}" if equals and _is_secret_key(unquote_plus(key)) else item)
-    return head + mark + "&".join(items)
-
-
-def mask_raw(raw: str) -> str:
-    """A rendering of a URL that could not be parsed, showing no part of any password.
-
-    Written for what operators type, percent-encoded or not: everything
-    between ``scheme://`` and the *last* ``@`` is hidden, except a user name
-    before the first ``:`` (so a password holding ``@``, ``:``, ``/``, ``%``,
-    ``#``, ``$`` or ``?`` is hidden whole).  A port that is not a number may
-    be a piece of password (``user:password/db`` without ``@host``, or a
-    password ``x@:y`` without a host): it is hidden with all that follows.
-    The value of any ``?password=`` (or other secret-looking key) is hidden
-    too.  When in doubt, more is hidden rather than less.
-    """
-    prefix = _SCHEME_PREFIX.match(raw)
-    start = prefix.end() if prefix else 0
-    head, rest = raw[:start], raw[start:]
-    at = rest.rfind("@")
-    if at >= 0:
-        userinfo, rest = rest[:at], rest[at + 1 :]
-        user, has_colon, _password = userinfo.partition(":")
-        if not _UNREMARKABLE_USER.fullmatch(user):
-            shown = _MASK
-        elif has_colon:
-            shown = f"{user}:{_MASK}"
-        else:
-            shown = user  # no ":" - no password
-        return f"{head}{shown}@{_mask_after_userinfo(rest)}"
-
-    return head + _mask_after_userinfo(rest)
-
-
-def _mask_after_userinfo(text: str) -> str:
-    """``host:port/database?query`` with a port that is not a number and secret values hidden."""
-    authority = text[: _run_end(text, 0, "/?")]
-    host_end = authority.find("]") + 1 if authority.startswith("[") else 0
-    colon = authority.find(":", host_end)
-    if colon >= 0 and not _NUMBER.fullmatch(authority[colon + 1 :]):
-        return authority[: colon + 1] + _MASK
-    return _mask_query(text)
+    return parsed.sqlite_path.resolve()

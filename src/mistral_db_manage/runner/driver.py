@@ -4,7 +4,10 @@ Importing SQLAlchemy costs about 0.25 s, more than ``current`` takes in all,
 and configuration management runs ``current`` on every pass.  So ``current``
 and ``history`` first ask the driver directly for the rows of the version
 table (with :data:`.version.SELECT_VERSIONS`, the version record's own query),
-read-only, for the plain URLs operators use:
+read-only, for the plain URLs operators use (split by :func:`.dburl.parse_url`
+into the very parts the full path gives SQLAlchemy; each parameter given once,
+since a repeated one, such as several PostgreSQL hosts, means more to
+SQLAlchemy than to the bare driver):
 
 * ``sqlite:///relative`` and ``sqlite:////absolute`` (no parameters);
 * ``postgresql[+psycopg2]://user:password@host:port/database``, or with the
@@ -22,68 +25,62 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
 
+from ..errors import ConfigError
+from .dburl import DatabaseUrl, parse_url, sqlite_file
 from .version import SELECT_VERSIONS
 
 CONNECT_TIMEOUT_SECONDS = 10
 
+# Scheme -> the query parameters the bare driver understands for it.
+_PLAIN_PARAMS = {
+    "postgresql": frozenset({"host", "port"}),
+    "postgresql+psycopg2": frozenset({"host", "port"}),
+    "mysql+pymysql": frozenset({"charset", "unix_socket"}),
+    "mariadb+pymysql": frozenset({"charset", "unix_socket"}),
+}
+
 
 @dataclass(frozen=True)
 class PlainUrl:
-    """A URL this module can open without SQLAlchemy."""
+    """A URL this module can open without SQLAlchemy: the parsed URL, and where
+    the driver connects (what the driver's defaults and the query add to it)."""
 
-    dialect: str  # sqlite, postgresql or mysql
+    url: DatabaseUrl
     host: str = ""
     port: int = 0
-    user: str | None = None
-    password: str | None = None
-    database: str = ""
-    charset: str | None = None
-    #: MySQL: the server's socket file
-    unix_socket: str | None = None
-    #: SQLite: the database file
+    #: SQLite: the database file (:func:`.dburl.sqlite_file`, links resolved)
     path: Path | None = None
 
 
 def parse_plain_url(connection_url: str) -> PlainUrl | None:
-    """The URL's parts, or None when the URL needs the full path."""
+    """The URL as :func:`.dburl.parse_url` splits it, or None when it needs the full path."""
     try:
-        parts = urlsplit(connection_url)
-        scheme = parts.scheme.lower()
-        params = dict(parse_qsl(parts.query, keep_blank_values=True))
-        if scheme == "sqlite":
-            # sqlite:///relative, sqlite:////absolute; no memory databases
-            if params or not parts.path.startswith("/") or parts.path in ("/", "/:memory:"):
-                return None
-            return PlainUrl("sqlite", path=Path(parts.path[1:]))
-        if scheme in ("postgresql", "postgresql+psycopg2") and set(params) <= {"host", "port"}:
-            dialect = "postgresql"
-            host = params.get("host") or parts.hostname
-            port = int(params.get("port") or parts.port or 5432)
-        elif scheme in ("mysql+pymysql", "mariadb+pymysql") and set(params) <= {
-            "charset", "unix_socket"
-        }:
-            dialect = "mysql"
-            host = parts.hostname or ("localhost" if params.get("unix_socket") else None)
-            port = parts.port or 3306
-        else:
-            return None
-        database = unquote(parts.path.lstrip("/"))
-        if not database or not host:
-            return None
-        return PlainUrl(
-            dialect,
-            host=host,
-            port=port,
-            user=unquote(parts.username) if parts.username else None,
-            password=unquote(parts.password) if parts.password is not None else None,
-            database=database,
-            charset=params.get("charset"),
-            unix_socket=params.get("unix_socket"),
-        )
-    except ValueError:  # a malformed port, for one
+        url = parse_url(connection_url)
+    except ConfigError:
+        return None  # the full path explains it
+    if url.scheme == "sqlite":
+        # sqlite:///relative, sqlite:////absolute; no memory databases, no parameters
+        path = sqlite_file(url)
+        return PlainUrl(url, path=path) if path is not None and not url.query else None
+    allowed = _PLAIN_PARAMS.get(url.scheme)
+    keys = [key for key, _value in url.query]
+    if allowed is None or not set(keys) <= allowed or len(set(keys)) < len(keys):
         return None
+    params = dict(url.query)
+    default_port = url.driver_info.default_port or 0
+    if url.dialect == "postgresql":
+        host = params.get("host") or url.host
+        try:
+            port = int(params["port"]) if params.get("port") else url.port or default_port
+        except ValueError:
+            return None
+    else:
+        host = url.host or ("localhost" if params.get("unix_socket") else None)
+        port = url.port or default_port
+    if not url.database or not host:
+        return None
+    return PlainUrl(url, host=host, port=port)
 
 
 def read_versions(connection_url: str) -> tuple[str, ...] | None:
@@ -103,29 +100,31 @@ def read_versions(connection_url: str) -> tuple[str, ...] | None:
         return None
 
 
-def connect_readonly(url: PlainUrl) -> Any:
+def connect_readonly(plain: PlainUrl) -> Any:
     """An open read-only DB-API connection; the driver's own exception when that
     fails.  The driver is imported here, for the one dialect the URL names (lazily,
     for start-up time)."""
+    url = plain.url
     if url.dialect == "sqlite":
         import sqlite3
 
-        assert url.path is not None
-        uri = f"{url.path.resolve().as_uri()}?mode=ro"
+        assert plain.path is not None
+        uri = f"{plain.path.as_uri()}?mode=ro"
         return sqlite3.connect(uri, uri=True, isolation_level=None)
     if url.dialect == "postgresql":
         import psycopg2  # type: ignore[import-untyped]
 
         connection = psycopg2.connect(
-            host=url.host, port=url.port, dbname=url.database, user=url.user,
+            host=plain.host, port=plain.port, dbname=url.database, user=url.username or None,
             password=url.password, connect_timeout=CONNECT_TIMEOUT_SECONDS,
         )
         connection.set_session(readonly=True, autocommit=True)
         return connection
     import pymysql  # type: ignore[import-untyped]
 
+    params = dict(url.query)
     return pymysql.connect(
-        host=url.host, port=url.port, database=url.database, user=url.user or "",
-        password=url.password or "", charset=url.charset or "utf8mb4",
-        unix_socket=url.unix_socket, connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        host=plain.host, port=plain.port, database=url.database, user=url.username or "",
+        password=url.password or "", charset=params.get("charset") or "utf8mb4",
+        unix_socket=params.get("unix_socket"), connect_timeout=CONNECT_TIMEOUT_SECONDS,
     )

@@ -3,8 +3,9 @@
 * PostgreSQL: a session-level advisory lock on a dedicated connection;
 * MySQL/MariaDB: ``GET_LOCK`` on a dedicated connection (the name includes
   the database, since MySQL's named locks are server-wide);
-* SQLite: an ``flock`` on ``<database file>.lock`` (in-memory databases need
-  no lock).
+* SQLite: an ``flock`` on ``<database file>.lock``, beside the real file when
+  the configured path is a symbolic link (the file is
+  :attr:`.database.Database.sqlite_file`; in-memory databases need no lock).
 
 A waiting runner polls, says once who holds the lock (and again every
 ``report_every`` seconds), and gives up after ``timeout`` seconds with
@@ -28,7 +29,9 @@ from ..errors import LockTimeoutError
 from .connect import connect_checked
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.engine import Connection
+
+    from .database import Database
 
 #: advisory lock key: the bytes of "mistrald" as a (positive) 64-bit integer
 PG_LOCK_KEY = 0x6D69737472616C64
@@ -48,8 +51,7 @@ def whoami() -> str:
 
 @contextmanager
 def migration_lock(
-    engine: Engine,
-    dialect: str,
+    database: Database,
     *,
     connection: Connection | None = None,
     timeout: float = DEFAULT_TIMEOUT,
@@ -63,18 +65,18 @@ def migration_lock(
     with it), or let the lock open a dedicated one.
     """
     notify = on_wait or (lambda message: None)
-    if dialect == "sqlite":
-        with sqlite_file_lock(sqlite_path(engine), timeout, notify, report_every):
+    if database.dialect == "sqlite":
+        with sqlite_file_lock(database.sqlite_file, timeout, notify, report_every):
             yield
         return
     own = connection is None
-    session = connect_checked(engine) if connection is None else connection
+    session = connect_checked(database.engine) if connection is None else connection
 
     def first_row(sql: str, params: Mapping[str, Any]) -> Any:
         return session.exec_driver_sql(sql, dict(params)).first()
 
     try:
-        lock = server_lock(dialect, first_row)
+        lock = server_lock(database.dialect, first_row)
         _wait_for(lock.try_acquire, lock.holder, timeout, notify, report_every)
         session.commit()
         try:
@@ -198,13 +200,6 @@ class _MysqlLock(ServerLock):
 
     def release(self) -> None:
         self.scalar("SELECT RELEASE_LOCK(%(name)s)", name=self.name)
-
-
-def sqlite_path(engine: Engine) -> Path | None:
-    database = engine.url.database
-    if not database or database == ":memory:" or database.startswith("file::memory:"):
-        return None
-    return Path(database).resolve()
 
 
 @contextmanager

@@ -34,7 +34,7 @@ from .chain import Chain
 from .database import Database, open_database
 from .events import EventSink, Notice, ignore
 from .execute import Executor
-from .lock import DEFAULT_TIMEOUT, migration_lock, sqlite_path
+from .lock import DEFAULT_TIMEOUT, migration_lock
 from .plan import Strategy, UpgradePlan, plan_upgrade
 from .preflight import (
     read_snapshot,
@@ -109,7 +109,7 @@ class Migrator:
     def locked(self, lock_timeout: float = DEFAULT_TIMEOUT) -> Iterator[Database]:
         """The database, inside the migration lock."""
         with self.opened() as database, migration_lock(
-            database.engine, database.dialect, connection=database.connection,
+            database, connection=database.connection,
             timeout=lock_timeout, on_wait=lambda message: self.events(Notice(message)),
         ):
             yield database
@@ -154,7 +154,7 @@ class Migrator:
             run.finish("succeeded")
 
     def _backup(self, database: Database, start: str) -> None:
-        path = sqlite_path(database.engine) if database.dialect == "sqlite" else None
+        path = database.sqlite_file
         if path is None:
             return
         copy = backup_sqlite(path, start)
