@@ -10,6 +10,8 @@ Every database is new and empty and is dropped after the test.
 Server availability: each server is probed once per session, the first time a test
 needs it.  An unreachable server makes its tests skip, unless its name is listed in
 the comma-separated ``MDM_REQUIRE_SERVERS`` (``postgresql``, ``mysql``): then they fail.
+The same variable accepts ``galera`` and ``pgbouncer`` for the clusters that the tests of
+``tests/clusters`` start themselves (see ``tests/clusters/conftest.py``).
 """
 
 from __future__ import annotations

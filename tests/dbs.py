@@ -38,6 +38,8 @@ POSTGRESQL = "postgresql"
 MYSQL = "mysql"
 DIALECTS: tuple[str, ...] = (SQLITE, POSTGRESQL, MYSQL)
 SERVER_DIALECTS: tuple[str, ...] = (POSTGRESQL, MYSQL)
+#: What tests/clusters starts for itself: a three-node MariaDB Galera cluster, PgBouncer.
+CLUSTERS: tuple[str, ...] = ("galera", "pgbouncer")
 
 #: Maintenance database used to create and drop the per-test PostgreSQL databases.
 PG_ADMIN_DATABASE = "postgres"
@@ -189,15 +191,20 @@ REQUIRE_ENV = "MDM_REQUIRE_SERVERS"
 
 
 def required_servers(environ: Mapping[str, str] | None = None) -> frozenset[str]:
-    """The server dialects named in ``MDM_REQUIRE_SERVERS`` (comma-separated)."""
+    """The servers named in ``MDM_REQUIRE_SERVERS`` (comma-separated).
+
+    Server dialects (``postgresql``, ``mysql``) and the clusters the tests of
+    ``tests/clusters`` start themselves (``galera``, ``pgbouncer``).
+    """
     env = os.environ if environ is None else environ
     raw = env.get(REQUIRE_ENV, "")
     names = {part.strip() for part in raw.split(",") if part.strip()}
-    unknown = names - set(SERVER_DIALECTS)
+    known = (*SERVER_DIALECTS, *CLUSTERS)
+    unknown = names - set(known)
     if unknown:
         raise pytest.UsageError(
             f"{REQUIRE_ENV}={raw!r}: unknown server(s) {sorted(unknown)}; "
-            f"expected a comma-separated subset of {list(SERVER_DIALECTS)}"
+            f"expected a comma-separated subset of {list(known)}"
         )
     return frozenset(names)
 

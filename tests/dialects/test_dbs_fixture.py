@@ -204,5 +204,7 @@ def test_require_servers_variable_is_validated() -> None:
     env = {"MDM_REQUIRE_SERVERS": " postgresql , mysql "}
     assert required_servers(env) == {POSTGRESQL, MYSQL}
     assert required_servers({}) == frozenset()
+    everything = {"MDM_REQUIRE_SERVERS": "postgresql,mysql,galera,pgbouncer"}
+    assert required_servers(everything) == {POSTGRESQL, MYSQL, "galera", "pgbouncer"}
     with pytest.raises(pytest.UsageError, match="postgres"):
         required_servers({"MDM_REQUIRE_SERVERS": "postgres"})
