@@ -41,7 +41,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -49,6 +48,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+
+from processes import port_is_free, proc_cmdline, tail
 
 PROVIDER = Path("/usr/lib/galera/libgalera_smm.so")
 MARIADBD = "mariadbd"
@@ -161,16 +162,6 @@ def _untraversable_parent(path: Path, account: pwd.struct_passwd) -> Path | None
 # --------------------------------------------------------------------------- ports
 
 
-def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    """True when nothing listens on *host*:*port* and it can be bound right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex((host, port)) != 0
 
 
 def pick_free_ports(count: int, low: int = PORT_RANGE[0], high: int = PORT_RANGE[1]) -> list[int]:
@@ -195,22 +186,11 @@ def pick_free_ports(count: int, low: int = PORT_RANGE[0], high: int = PORT_RANGE
 # --------------------------------------------------------------------------- processes
 
 
-def _proc_cmdline(pid: int) -> list[str] | None:
-    """The command line of a live (non-zombie) process, or ``None``."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return None
-    state = stat.rpartition(")")[2].split()
-    if not state or state[0] in ("Z", "X"):
-        return None
-    return [part.decode("utf-8", "replace") for part in raw.split(b"\0") if part]
 
 
 def _owns(pid: int, marker: str) -> bool:
     """True when *pid* is alive and its command line contains *marker*."""
-    cmdline = _proc_cmdline(pid)
+    cmdline = proc_cmdline(pid)
     return cmdline is not None and any(marker in arg for arg in cmdline)
 
 
@@ -245,12 +225,6 @@ def _kill_session_leftovers(sid: int) -> None:
         _signal(pid, signal.SIGKILL)
 
 
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return f"(no {path})"
-    return "\n".join(text.rstrip().splitlines()[-lines:])
 
 
 # --------------------------------------------------------------------------- nodes
@@ -509,7 +483,7 @@ class GaleraNode:
         )
 
     def failure_report(self) -> str:
-        return f"--- {self.name} {self.error_log} (last lines) ---\n{_tail(self.error_log)}"
+        return f"--- {self.name} {self.error_log} (last lines) ---\n{tail(self.error_log)}"
 
 
 # --------------------------------------------------------------------------- cluster
@@ -615,7 +589,7 @@ class GaleraCluster:
                 if returncode != 0:
                     failures.append(
                         f"{node.name}: {INSTALL_DB} exited with {returncode}:\n"
-                        + _tail(node.dir / "install.log")
+                        + tail(node.dir / "install.log")
                     )
         finally:
             for _node, proc in running:
@@ -779,7 +753,7 @@ class GaleraCluster:
         the missing write sets came (IST), "rsync SST completed on joiner" after a full copy
         (which an IST of the writes made during the copy may follow, hence not "IST received").
         """
-        text = _tail(self.node(index).error_log, 1000)
+        text = tail(self.node(index).error_log, 1000)
         ist = text.rfind("rsync IST completed on joiner")
         sst = text.rfind("rsync SST completed on joiner")
         if ist < 0 and sst < 0:

@@ -36,12 +36,13 @@ import pwd
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+
+from processes import port_is_free, proc_cmdline, tail
 
 PGBOUNCER = "pgbouncer"
 PSQL = "psql"
@@ -83,15 +84,6 @@ def service_user() -> pwd.struct_passwd | None:
         raise PgBouncerError(f"running as root, but there is no {SERVICE_USER!r} user") from None
 
 
-def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex((host, port)) != 0
 
 
 def pick_free_port(low: int = PORT_RANGE[0], high: int = PORT_RANGE[1]) -> int:
@@ -105,25 +97,8 @@ def pick_free_port(low: int = PORT_RANGE[0], high: int = PORT_RANGE[1]) -> int:
     raise PgBouncerError(f"no free port in [{low}, {high}]")
 
 
-def _proc_cmdline(pid: int) -> list[str] | None:
-    """The command line of a live (non-zombie) process, or ``None``."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return None
-    state = stat.rpartition(")")[2].split()
-    if not state or state[0] in ("Z", "X"):
-        return None
-    return [part.decode("utf-8", "replace") for part in raw.split(b"\0") if part]
 
 
-def _tail(path: Path, lines: int = 20) -> str:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return f"(no {path})"
-    return "\n".join(text.rstrip().splitlines()[-lines:])
 
 
 class PgBouncer:
@@ -245,7 +220,7 @@ class PgBouncer:
             # truth.  (Its /proc cmdline can even read empty right after the exec.)
             return self._process.poll() is None
         # A PID from a state file: check that it still runs pgbouncer with our ini.
-        cmdline = _proc_cmdline(self.pid)
+        cmdline = proc_cmdline(self.pid)
         return cmdline is not None and str(self.ini) in cmdline
 
     def start(self) -> None:
@@ -374,8 +349,8 @@ class PgBouncer:
 
     def failure_report(self) -> str:
         return (
-            f"--- {self.log_file} (last lines) ---\n{_tail(self.log_file)}\n"
-            f"--- {self.stdout_log} (last lines) ---\n{_tail(self.stdout_log)}"
+            f"--- {self.log_file} (last lines) ---\n{tail(self.log_file)}\n"
+            f"--- {self.stdout_log} (last lines) ---\n{tail(self.stdout_log)}"
         )
 
     # ------------------------------------------------------------------ state file
