@@ -50,6 +50,7 @@ from .dburl import (
     parse_url,
     sqlite_file,
 )
+from .driver import CONNECT_TIMEOUT_SECONDS
 
 __all__ = [
     "CONNECT_TIMEOUT_SECONDS",
@@ -57,12 +58,10 @@ __all__ = [
     "connect_checked",
     "create_engine_checked",
     "describe_connect_error",
-    "dialect_family",
     "dialect_name",
     "make_url_checked",
 ]
 
-CONNECT_TIMEOUT_SECONDS = 10
 
 # Engine arguments / URL query keys that set the connect timeout, per driver.
 _TIMEOUT_DRIVERS = frozenset({"psycopg2", "pymysql", "MySQLdb"})
@@ -81,11 +80,6 @@ def make_url_checked(connection: str) -> URL:
     is one of the URLs :func:`.dburl.parse_url` refuses as misread.
     """
     return parse_url(connection).to_sqlalchemy()
-
-
-def dialect_family(url: URL) -> str:
-    """The dialect name of a parsed URL (the one name every module uses)."""
-    return from_sqlalchemy(url).dialect
 
 
 # --------------------------------------------------------------------------- engines

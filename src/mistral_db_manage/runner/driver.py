@@ -30,6 +30,7 @@ from ..errors import ConfigError
 from .dburl import DatabaseUrl, parse_url, sqlite_file
 from .version import SELECT_VERSIONS
 
+#: seconds a network driver waits for the server (the full path's engines use it too)
 CONNECT_TIMEOUT_SECONDS = 10
 
 # Scheme -> the query parameters the bare driver understands for it.

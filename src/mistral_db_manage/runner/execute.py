@@ -34,6 +34,7 @@ from .chain import Chain, Revision
 from .creation import creation_script
 from .events import (
     EventSink,
+    Notice,
     RevisionApplied,
     RevisionStarted,
     SchemaCreated,
@@ -286,6 +287,8 @@ class Executor:
         connection.execute(text("SET foreign_key_checks = 1"))
         journal.forget(connection, journal.DIRECT_CREATION)
         connection.commit()
+        self.events(Notice(
+            f"removed {len(tables)} empty table(s) an interrupted run left behind"))
 
     def _apply_operations(
         self,

@@ -35,7 +35,7 @@ from .database import Database, open_database
 from .events import EventSink, Notice, ignore
 from .execute import Executor
 from .lock import DEFAULT_TIMEOUT, migration_lock
-from .plan import Strategy, UpgradePlan, plan_upgrade
+from .plan import DatabaseSnapshot, Strategy, UpgradePlan, plan_upgrade
 from .preflight import (
     read_snapshot,
     refuse_drift,
@@ -117,21 +117,15 @@ class Migrator:
     def plan(self, target: str = "head", delta: int | None = None) -> UpgradePlan:
         """What ``upgrade`` would do now, changing nothing (rows counted)."""
         with self.opened() as database:
-            snapshot = read_snapshot(database, self.chain)
-            refuse_unversioned(database, self.chain, snapshot, upgrading=True)
-            end = resolve_target(self.chain, target, delta, snapshot.revision)
-            return plan_upgrade(self.chain, database.dialect, snapshot, end,
-                                count_rows=lambda table: _count(database, table))
+            plan, _snapshot = self._plan(database, target, delta, count_rows=True)
+            return plan
 
     def upgrade(
         self, target: str = "head", delta: int | None = None,
         options: UpgradeOptions = UpgradeOptions(),
     ) -> UpgradeResult:
         with self.locked(options.lock_timeout) as database:
-            snapshot = read_snapshot(database, self.chain)
-            refuse_unversioned(database, self.chain, snapshot, upgrading=True)
-            end = resolve_target(self.chain, target, delta, snapshot.revision)
-            plan = plan_upgrade(self.chain, database.dialect, snapshot, end)
+            plan, snapshot = self._plan(database, target, delta, count_rows=False)
             if plan.strategy is not Strategy.NOTHING:
                 if not options.force:
                     refuse_drift(database, self.chain, plan, snapshot)
@@ -140,13 +134,23 @@ class Migrator:
                 self._execute(database, plan, options.command)
             return UpgradeResult(plan.current, plan.target, plan.revision_ids, plan.strategy)
 
+    def _plan(
+        self, database: Database, target: str, delta: int | None, *, count_rows: bool
+    ) -> tuple[UpgradePlan, DatabaseSnapshot]:
+        """Read the database, refuse an unversioned one, and plan the way to ``target``."""
+        snapshot = read_snapshot(database, self.chain)
+        refuse_unversioned(database, self.chain, snapshot, upgrading=True)
+        end = resolve_target(self.chain, target, delta, snapshot.revision)
+        plan = plan_upgrade(
+            self.chain, database.dialect, snapshot, end,
+            count_rows=(lambda table: _count(database, table)) if count_rows else None,
+        )
+        return plan, snapshot
+
     def _execute(self, database: Database, plan: UpgradePlan, command: str) -> None:
         connection = database.connection
         create_version = not has_version_table(connection)
         connection.rollback()
-        if plan.leftovers:
-            self.events(Notice(
-                f"removed {len(plan.leftovers)} empty table(s) an interrupted run left behind"))
         with audited(database, command) as run:
             run.start(plan.current, plan.target)
             Executor(self.chain, database.dialect, connection=connection,
