@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from processes import port_is_free, proc_cmdline, tail
+from processes import client_rows, port_is_free, proc_cmdline, tail, untraversable_parent
 
 PROVIDER = Path("/usr/lib/galera/libgalera_smm.so")
 MARIADBD = "mariadbd"
@@ -143,25 +143,7 @@ def _make_dir(path: Path) -> None:
         os.chown(path, account.pw_uid, account.pw_gid)
 
 
-def _untraversable_parent(path: Path, account: pwd.struct_passwd) -> Path | None:
-    """The first directory above *path* that *account* cannot enter, if any."""
-    groups = {account.pw_gid, *os.getgrouplist(account.pw_name, account.pw_gid)}
-    for parent in reversed(path.parents):
-        info = parent.stat()
-        if info.st_uid == account.pw_uid:
-            allowed = info.st_mode & 0o100
-        elif info.st_gid in groups:
-            allowed = info.st_mode & 0o010
-        else:
-            allowed = info.st_mode & 0o001
-        if not allowed:
-            return parent
-    return None
-
-
 # --------------------------------------------------------------------------- ports
-
-
 
 
 def pick_free_ports(count: int, low: int = PORT_RANGE[0], high: int = PORT_RANGE[1]) -> list[int]:
@@ -184,8 +166,6 @@ def pick_free_ports(count: int, low: int = PORT_RANGE[0], high: int = PORT_RANGE
 
 
 # --------------------------------------------------------------------------- processes
-
-
 
 
 def _owns(pid: int, marker: str) -> bool:
@@ -223,8 +203,6 @@ def _kill_session_leftovers(sid: int) -> None:
     """
     for pid in _session_members(sid):
         _signal(pid, signal.SIGKILL)
-
-
 
 
 # --------------------------------------------------------------------------- nodes
@@ -448,20 +426,7 @@ class GaleraNode:
             "-e",
             sql,
         ]
-        try:
-            proc = subprocess.run(
-                argv,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise GaleraError(f"{self.name}: {sql!r} took over {timeout}s") from None
-        if proc.returncode != 0:
-            raise GaleraError(f"{self.name}: {sql!r} failed: {proc.stderr.strip()}")
-        return [line.split("\t") for line in proc.stdout.splitlines()]
+        return client_rows(argv, timeout=timeout, what=f"{self.name}: {sql!r}", error=GaleraError)
 
     def wsrep_status(self) -> dict[str, str]:
         """``SHOW GLOBAL STATUS LIKE 'wsrep%'`` as a dict (raises if the node does not answer)."""
@@ -549,7 +514,7 @@ class GaleraCluster:
         _make_dir(self.base_dir)
         account = service_user()
         if account is not None:
-            blocked = _untraversable_parent(self.base_dir, account)
+            blocked = untraversable_parent(self.base_dir, account)
             if blocked is not None:
                 raise GaleraError(
                     f"user {account.pw_name!r} cannot enter {blocked}: "

@@ -42,7 +42,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from processes import port_is_free, proc_cmdline, tail
+from processes import client_rows, port_is_free, proc_cmdline, tail, untraversable_parent
 
 PGBOUNCER = "pgbouncer"
 PSQL = "psql"
@@ -84,8 +84,6 @@ def service_user() -> pwd.struct_passwd | None:
         raise PgBouncerError(f"running as root, but there is no {SERVICE_USER!r} user") from None
 
 
-
-
 def pick_free_port(low: int = PORT_RANGE[0], high: int = PORT_RANGE[1]) -> int:
     """A free port in [low, high], probed from a random start, walking the range once."""
     size = high - low + 1
@@ -95,10 +93,6 @@ def pick_free_port(low: int = PORT_RANGE[0], high: int = PORT_RANGE[1]) -> int:
         if port_is_free(port):
             return port
     raise PgBouncerError(f"no free port in [{low}, {high}]")
-
-
-
-
 
 
 class PgBouncer:
@@ -189,26 +183,12 @@ class PgBouncer:
         if account is not None:
             for path in (self.dir, self.ini, self.auth_file):
                 os.chown(path, account.pw_uid, account.pw_gid)
-            blocked = self._untraversable_parent(account)
+            blocked = untraversable_parent(self.dir, account)
             if blocked is not None:
                 raise PgBouncerError(
                     f"user {account.pw_name!r} cannot enter {blocked}: "
                     "choose a directory it can reach (e.g. under /tmp)"
                 )
-
-    def _untraversable_parent(self, account: pwd.struct_passwd) -> Path | None:
-        groups = {account.pw_gid, *os.getgrouplist(account.pw_name, account.pw_gid)}
-        for parent in reversed(self.dir.parents):
-            info = parent.stat()
-            if info.st_uid == account.pw_uid:
-                allowed = info.st_mode & 0o100
-            elif info.st_gid in groups:
-                allowed = info.st_mode & 0o010
-            else:
-                allowed = info.st_mode & 0o001
-            if not allowed:
-                return parent
-        return None
 
     # ------------------------------------------------------------------ process
 
@@ -304,21 +284,8 @@ class PgBouncer:
             sql,
         ]
         env = {**os.environ, "PGCONNECT_TIMEOUT": "3"}
-        try:
-            proc = subprocess.run(
-                argv,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                env=env,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise PgBouncerError(f"{sql!r} through port {self.port} took over {timeout}s") from None
-        if proc.returncode != 0:
-            raise PgBouncerError(f"{sql!r} through port {self.port}: {proc.stderr.strip()}")
-        return [line.split("\t") for line in proc.stdout.splitlines()]
+        return client_rows(argv, timeout=timeout, what=f"{sql!r} through port {self.port}",
+                           error=PgBouncerError, env=env)
 
     def setting(self, name: str) -> str:
         """The value of setting *name*, from the admin console (``SHOW CONFIG``)."""

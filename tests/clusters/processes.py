@@ -1,9 +1,15 @@
-"""What the Galera and PgBouncer harnesses share: free loopback ports, our own
-processes read from /proc, and the end of a log file for error messages."""
+"""What the Galera and PgBouncer harnesses share: directories their service user
+must reach, free loopback ports, our own
+processes read from /proc, the end of a log file for error messages, and a
+database client run for its tab-separated rows."""
 
 from __future__ import annotations
 
+import os
+import pwd
 import socket
+import subprocess
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 
@@ -39,3 +45,46 @@ def tail(path: Path, lines: int = 30) -> str:
     except OSError:
         return f"(no {path})"
     return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def client_rows(
+    argv: Sequence[str],
+    *,
+    timeout: float,
+    what: str,
+    error: type[Exception],
+    env: Mapping[str, str] | None = None,
+) -> list[list[str]]:
+    """Run a database client that prints tab-separated rows; a timeout or a
+    failure raises *error* naming *what*."""
+    try:
+        proc = subprocess.run(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=None if env is None else dict(env),
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise error(f"{what} took over {timeout}s") from None
+    if proc.returncode != 0:
+        raise error(f"{what} failed: {proc.stderr.strip()}")
+    return [line.split("\t") for line in proc.stdout.splitlines()]
+
+
+def untraversable_parent(path: Path, account: pwd.struct_passwd) -> Path | None:
+    """The first directory above *path* that *account* cannot enter, if any."""
+    groups = {account.pw_gid, *os.getgrouplist(account.pw_name, account.pw_gid)}
+    for parent in reversed(path.parents):
+        info = parent.stat()
+        if info.st_uid == account.pw_uid:
+            allowed = info.st_mode & 0o100
+        elif info.st_gid in groups:
+            allowed = info.st_mode & 0o010
+        else:
+            allowed = info.st_mode & 0o001
+        if not allowed:
+            return parent
+    return None
