@@ -255,6 +255,15 @@ def _is_scheme_char(char: str) -> bool:
     return char.isalnum() or char in "_+"
 
 
+def _marked_run(text: str, pos: int, mark: str, stops: str) -> tuple[str | None, int]:
+    """The run after *mark* at *pos* up to the first of *stops*, and where it ends;
+    (None, *pos*) when *mark* is not at *pos*."""
+    if not text.startswith(mark, pos):
+        return None, pos
+    end = _run_end(text, pos + 1, stops)
+    return text[pos + 1 : end], end
+
+
 def _run_end(text: str, start: int, stops: str) -> int:
     """The index of the first character at or after ``start`` that is in ``stops``."""
     end = start
@@ -299,24 +308,9 @@ def _split(text: str) -> _Pieces:
             host = text[pos:host_end]
             pos = host_end
 
-    port = None
-    if text.startswith(":", pos):
-        port_end = _run_end(text, pos + 1, "/?")
-        port = text[pos + 1 : port_end]
-        pos = port_end
-
-    database = None
-    if text.startswith("/", pos):
-        database_end = _run_end(text, pos + 1, "?")
-        database = text[pos + 1 : database_end]
-        pos = database_end
-
-    query = None
-    if text.startswith("?", pos):
-        query_end = _run_end(text, pos + 1, "\n")
-        query = text[pos + 1 : query_end]
-        pos = query_end
-
+    port, pos = _marked_run(text, pos, ":", "/?")
+    database, pos = _marked_run(text, pos, "/", "?")
+    query, pos = _marked_run(text, pos, "?", "\n")
     return _Pieces(scheme, username, password, host, port, database, query, text[pos:])
 
 
