@@ -311,7 +311,7 @@ def _normalized_dump(function: str, args: Sequence[str], extra_env: Mapping[str,
 #: mistral-db-manage's own bookkeeping tables: not part of Mistral's schema, so
 #: comparisons with upstream's dumps leave them out (pg_dump --exclude-table,
 #: mariadb-dump --ignore-table).
-OWN_TABLES = ("mistral_db_manage_runs", "mistral_db_manage_journal")
+OWN_TABLES = ("mistral_db_manage_runs", "mistral_db_manage_journal", "mistral_db_manage_lock")
 
 
 def dump_postgresql(dbname: str, server: ServerConfig | None = None) -> str:

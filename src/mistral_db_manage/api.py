@@ -322,14 +322,15 @@ def populate(
     """
     from .catalog import apply_plan, collect_definitions, plan_populate
     from .runner.lock import DEFAULT_TIMEOUT
-    from .runner.migrator import Migrator, audited
+    from .runner.migrator import Migrator
     from .runner.preflight import recorded_revision
 
     definitions = collect_definitions(list(paths), include_workflows=not actions_only)
     chain = load_chain(versions_dir)
     command = "populate_actions" if actions_only else "populate"
     migrator = Migrator(settings.connection, chain, events)
-    with migrator.locked(DEFAULT_TIMEOUT if lock_timeout is None else lock_timeout) as database:
+    with migrator.locked(DEFAULT_TIMEOUT if lock_timeout is None else lock_timeout,
+                         command=command) as database:
         connection = database.connection
         revision = recorded_revision(connection, chain)
         if revision != chain.head:
@@ -341,7 +342,7 @@ def populate(
             plan_ = plan_populate(connection, definitions, prune=prune, actions_only=actions_only)
             connection.rollback()
             return PopulateResult(plan_, applied=False)
-        with audited(database, command) as run:
+        with migrator.audited(database, command) as run:
             run.start(revision, revision)
             with connection.begin():
                 plan_ = plan_populate(

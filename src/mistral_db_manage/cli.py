@@ -35,6 +35,16 @@ EXIT_PENDING = 3
 log = logging.getLogger("mistral_db_manage")
 
 
+def _lease_seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r}") from None
+    if not 3 <= seconds <= 3600:
+        raise argparse.ArgumentTypeError(f"{value} is outside 3 to 3600 seconds")
+    return seconds
+
+
 def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     default_list: object = argparse.SUPPRESS if suppress else []
     default_flag = argparse.SUPPRESS if suppress else False
@@ -54,6 +64,12 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         "--lock-timeout", type=float, default=argparse.SUPPRESS if suppress else 300.0,
         metavar="SECONDS",
         help="how long a writing command waits for another run's migration lock (default 300)",
+    )
+    parser.add_argument(
+        "--lock-lease", type=_lease_seconds, default=argparse.SUPPRESS if suppress else 30.0,
+        metavar="SECONDS",
+        help="server databases: how long the migration lock outlives a run that stopped "
+             "sending heartbeats (default 30; 3 to 3600)",
     )
     parser.add_argument(
         "--versions-dir", default=argparse.SUPPRESS if suppress else None, metavar="DIR",
@@ -221,7 +237,7 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
         settings, args.revision, delta=args.delta, events=Progress(len(chain.revisions)),
         versions_dir=_versions_dir(args),
         options=UpgradeOptions(force=args.force, backup=not args.no_backup,
-                               lock_timeout=args.lock_timeout),
+                               lock_timeout=args.lock_timeout, lock_lease=args.lock_lease),
     )
     if result.strategy is Strategy.NOTHING:
         print(f"Nothing to do: the database is already at {result.end or 'base'}.")
@@ -235,10 +251,18 @@ def _show_plan(plan: UpgradePlan, output_format: str) -> int:
     from .runner.plan import Strategy
 
     if output_format == "json":
-        _print_json(dataclasses.asdict(plan) | {"status": plan.status})
+        _print_json(dataclasses.asdict(plan) | {
+            "status": plan.status,
+            "long_cluster_stalls": [o.description for o in plan.long_cluster_stalls],
+        })
         return EXIT_PENDING if plan.pending else 0
     print(f"Current revision: {plan.current or 'none (empty database)'}")
     print(f"Target revision:  {plan.target or 'base'} (head is {plan.head})")
+    if plan.cluster == "galera" and plan.pending:
+        print("Galera cluster: every schema change runs in total order isolation (TOI): "
+              "writes stall on every node of the cluster while it runs.")
+        for operation in plan.long_cluster_stalls:
+            print(f"  Long stall: {operation.description} ({operation.rows} row(s))")
     if plan.leftovers:
         print(f"First: drops the {len(plan.leftovers)} empty table(s) an interrupted "
               f"creation left ({', '.join(plan.leftovers)})")

@@ -56,6 +56,18 @@ class LockTimeoutError(MistralDbManageError):
     """Another run held the migration lock for longer than --lock-timeout."""
 
 
+class DatabaseError(MistralDbManageError):
+    """The server failed a statement or the connection was lost in the middle of a run."""
+
+
+class LockLostError(MistralDbManageError):
+    """This run's migration lock expired or was taken over: it stopped at a safe point."""
+
+
+class ClusterError(MistralDbManageError):
+    """The cluster is set up so that a schema change would not reach every node."""
+
+
 class MigrationFailedError(MistralDbManageError):
     """A revision failed while being applied."""
 

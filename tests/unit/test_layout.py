@@ -23,7 +23,8 @@ OWNED = {
     "runner/version.py": ("alembic_version", "version_table(", "VERSION_TABLE_NAME"),
     "runner/journal.py": ("mistral_db_manage_journal", "journal_table(", "JOURNAL_TABLE_NAME"),
     "runner/audit.py": ("mistral_db_manage_runs", "runs_table(", "RUNS_TABLE_NAME"),
-    "runner/lock.py": ("GET_LOCK", "RELEASE_LOCK", "advisory_lock", "advisory_unlock", "flock"),
+    "runner/lockrow.py": ("mistral_db_manage_lock", "lock_table(", "LOCK_TABLE_NAME"),
+    "runner/lock.py": ("flock", "Heartbeat("),
 }
 #: the one place that lists this tool's tables by their constants, to leave them out
 TABLE_LIST = "runner/database.py"

@@ -5,8 +5,11 @@ from and to revision), how long and the outcome of every ``upgrade``,
 ``stamp`` and ``populate``.  The row is written when the run starts
 (outcome ``running``) and completed when it ends, each in a short
 transaction of its own, so a crashed run stays visible as ``running``.
-``history --applied`` shows the table.  It is this tool's, not Mistral's,
-and schema comparisons leave it out.
+A run that died (killed, its machine or database node lost) leaves its row
+``running``; the next run that takes the migration lock marks it
+``interrupted`` (:func:`close_interrupted`), with when it was last heard of
+and where it left the database.  ``history --applied`` shows the table.  It
+is this tool's, not Mistral's, and schema comparisons leave it out.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from functools import cache
 
 from sqlalchemy import Column, DateTime, Float, MetaData, String, Table, Text, inspect, select
 from sqlalchemy.engine import Connection
+
+from .galera import cluster_wide_ddl
 
 RUNS_TABLE_NAME = "mistral_db_manage_runs"
 
@@ -84,9 +89,11 @@ def host_name() -> str:
 class AuditRun:
     """Context for one audited run: ``start`` then ``finish``."""
 
-    def __init__(self, connection: Connection, command: str) -> None:
+    def __init__(self, connection: Connection, command: str, run_id: str | None = None) -> None:
         self.connection = connection
         self.command = command
+        #: the id the row will have (the migration lock's token, when given)
+        self.planned_id = run_id
         self.run_id: str | None = None
         self._began = time.perf_counter()
 
@@ -94,8 +101,10 @@ class AuditRun:
         connection = self.connection
         table = runs_table()
         if not inspect(connection).has_table(RUNS_TABLE_NAME):
-            table.create(connection)
-        self.run_id = new_run_id()
+            connection.rollback()
+            with cluster_wide_ddl(connection):
+                table.create(connection, checkfirst=True)
+        self.run_id = self.planned_id or new_run_id()
         connection.execute(
             table.insert().values(
                 id=self.run_id, started_at=now(), user_name=user_name(), host=host_name(),
@@ -123,6 +132,39 @@ class AuditRun:
         table = runs_table()
         connection.execute(table.update().where(table.c.id == self.run_id).values(**values))
         connection.commit()
+
+
+def has_running(connection: Connection) -> bool:
+    """Whether some row still says ``running``."""
+    if not inspect(connection).has_table(RUNS_TABLE_NAME):
+        connection.rollback()
+        return False
+    table = runs_table()
+    found = connection.execute(
+        select(table.c.id).where(table.c.outcome == "running").limit(1)).first()
+    connection.rollback()
+    return found is not None
+
+
+def close_interrupted(
+    connection: Connection, where: str, *, last_seen: dict[str, datetime]
+) -> list[RunRecord]:
+    """Mark every ``running`` row ``interrupted`` (the caller holds the migration lock,
+    so none of them is alive): finished when last heard of (``last_seen`` by run id;
+    else now), with ``where`` as the detail.  Returns the rows as they were."""
+    table = runs_table()
+    rows = [RunRecord(**row._mapping) for row in connection.execute(
+        select(table).where(table.c.outcome == "running").order_by(table.c.id))]
+    for record in rows:
+        finished = last_seen.get(record.id) or now()
+        seconds = max((finished - record.started_at).total_seconds(), 0.0)
+        connection.execute(
+            table.update().where(table.c.id == record.id, table.c.outcome == "running")
+            .values(outcome="interrupted", finished_at=finished, seconds=seconds,
+                    detail=f"interrupted: {where}"[:2000])
+        )
+    connection.commit()
+    return rows
 
 
 def read_runs(connection: Connection, limit: int | None = None) -> list[RunRecord]:

@@ -31,6 +31,8 @@ bare ``postgresql://`` uses psycopg2 (as with oslo.db), although SQLAlchemy
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -40,7 +42,12 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.pool import NullPool
 
-from mistral_db_manage.errors import ConfigError, DatabaseConnectionError, DriverMissingError
+from mistral_db_manage.errors import (
+    ConfigError,
+    DatabaseConnectionError,
+    DatabaseError,
+    DriverMissingError,
+)
 
 from .dburl import (
     SUPPORTED_SCHEMES,
@@ -188,6 +195,22 @@ def connect_checked(engine: Engine) -> Connection:
             f"{url.masked()}: {_scrub(_first_line(exc), url)}; "
             "remove or correct the ?parameter in the URL"
         ) from None
+
+
+@contextmanager
+def reported_failures(url: DatabaseUrl, doing: str) -> Iterator[None]:
+    """Turn a server error escaping the block (the connection lost with a cluster node,
+    a statement refused) into one line that says what was being done; no secret shown."""
+    try:
+        yield
+    except sa_exc.DBAPIError as exc:
+        message = _scrub(_driver_message(exc.orig), url)
+        errno = _mysql_errno(exc.orig)
+        code = f" ({errno})" if errno else ""
+        raise DatabaseError(
+            f"the database failed while {doing}{code}: {message}; the run stopped where it "
+            "was safe to: see `mistral-db-manage status`, then run the command again"
+        ) from exc
 
 
 def _first_line(exc: BaseException) -> str:

@@ -5,7 +5,8 @@ needs: the URL parsed once by :mod:`.dburl`, one engine and one connection, a
 dialect name among ``sqlite``, ``postgresql`` and ``mysql``, the file of a
 SQLite database (for the migration lock and backups), and on SQLite real
 transactions around DDL (the pysqlite driver otherwise commits before each DDL
-statement) with foreign-key enforcement off while tables are rebuilt.  It also
+statement) with foreign-key enforcement off while tables are rebuilt; on a
+Galera node, causal reads for every session (:mod:`.galera`).  It also
 owns the one answer to "which tables does this database hold" that every
 policy uses (this tool's own bookkeeping tables never count).
 """
@@ -24,11 +25,14 @@ from sqlalchemy.engine import Connection, Engine
 from .audit import RUNS_TABLE_NAME
 from .connect import connect_checked, create_engine_checked
 from .dburl import DatabaseUrl, parse_url, sqlite_file
+from .galera import INFO_KEY, GaleraNode, node_of, prepare_session
 from .journal import JOURNAL_TABLE_NAME
+from .lockrow import LOCK_TABLE_NAME
 from .version import VERSION_TABLE_NAME
 
 #: this tool's bookkeeping tables: not part of Mistral's schema
-OWN_TABLES = frozenset({VERSION_TABLE_NAME, JOURNAL_TABLE_NAME, RUNS_TABLE_NAME})
+OWN_TABLES = frozenset(
+    {VERSION_TABLE_NAME, JOURNAL_TABLE_NAME, RUNS_TABLE_NAME, LOCK_TABLE_NAME})
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,11 @@ class Database:
         """SQLite: the database file, symbolic links resolved (:func:`.dburl.sqlite_file`);
         None for an in-memory database and for the other dialects."""
         return sqlite_file(self.url)
+
+    @property
+    def galera(self) -> GaleraNode | None:
+        """The Galera node the connection reached (None: not a Galera cluster)."""
+        return node_of(self.connection)
 
     def tables(self) -> frozenset[str]:
         """The tables besides this tool's own (ends the transaction it opens)."""
@@ -71,6 +80,12 @@ def open_engine(connection_url: str | DatabaseUrl) -> Engine:
         @event.listens_for(engine, "begin")
         def _sqlite_begin(connection: Any) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    elif engine.dialect.name == "mysql":
+
+        @event.listens_for(engine, "connect")
+        def _galera_connect(dbapi_connection: Any, record: Any) -> None:
+            record.info[INFO_KEY] = prepare_session(dbapi_connection)
 
     return engine
 

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import MigrationFailedError, MistralDbManageError
 from ..migrations.ops import Operation, RunContext
@@ -152,7 +153,10 @@ class Executor:
         connection: Connection | None = None,
         output: IO[str] | None = None,
         events: EventSink = ignore,
+        guard: Callable[[], None] = lambda: None,
     ) -> None:
+        """``guard`` is asked at each safe point (before each revision, each journaled
+        operation, a creation, a drop) and raises when the run must stop there."""
         if (connection is None) == (output is None):
             raise ValueError("give exactly one of connection (online) or output (offline)")
         self.chain = chain
@@ -160,6 +164,7 @@ class Executor:
         self.connection = connection
         self.output = output
         self.events = events
+        self.guard = guard
         self._operations: Operations | None = None
 
     @property
@@ -216,16 +221,25 @@ class Executor:
             journal.ensure_journal(self.connection)
         previous = plan.current
         for index, step in enumerate(steps):
+            self.guard()
             began = time.perf_counter()
             self.events(RevisionStarted(step))
-            if journaled:
-                self._apply_journaled(step, state, previous, create_version and index == 0)
-            else:
-                with self._transaction(TRANSACTIONAL_DDL[self.dialect]):
-                    if create_version and index == 0:
-                        create_version_table(self.operations())
-                    self._apply_operations(step, state, skip=0)
-                    write_version(self.operations(), previous, step.id)
+            try:
+                if journaled:
+                    self._apply_journaled(step, state, previous, create_version and index == 0)
+                else:
+                    with self._transaction(TRANSACTIONAL_DDL[self.dialect]):
+                        if create_version and index == 0:
+                            create_version_table(self.operations())
+                        self._apply_operations(step, state, skip=0)
+                        write_version(self.operations(), previous, step.id)
+            except SQLAlchemyError as error:  # the bookkeeping's, or the connection lost
+                raise MigrationFailedError(
+                    f"revision {step.id} stopped: {_first_line(error)}; the database is at "
+                    f"{previous or 'no revision'}"
+                    + (" with the journal recording how far this revision got"
+                       if journaled else "") + "; run upgrade again"
+                ) from error
             previous = step.id
             self.events(RevisionApplied(step, time.perf_counter() - began))
 
@@ -239,6 +253,7 @@ class Executor:
         assert connection is not None, "direct creation is an online operation"
         sink = _ConnectionSink(connection)
         script = creation_script(self.chain, self.dialect, end)
+        self.guard()
         began = time.perf_counter()
         target = self.chain.get(end)
         self.events(SchemaCreationStarted(target))
@@ -275,6 +290,7 @@ class Executor:
         refuses when one of them holds rows), and forget that creation."""
         connection = self.connection
         assert connection is not None
+        self.guard()
         for table in tables:
             if connection.execute(text(f"SELECT 1 FROM `{table}` LIMIT 1")).first():
                 raise MigrationFailedError(
@@ -333,6 +349,7 @@ class Executor:
         done, started = journal.progress(connection, step.id)
 
         def before(number: int, operation: Operation) -> bool:
+            self.guard()
             if number == started and started > done and _already_applied(
                 connection, operation, state
             ):

@@ -24,6 +24,8 @@ from functools import cache
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, func, inspect, select
 from sqlalchemy.engine import Connection
 
+from .galera import cluster_wide_ddl
+
 JOURNAL_TABLE_NAME = "mistral_db_manage_journal"
 #: the journal key of a direct creation of the schema on an empty database
 DIRECT_CREATION = "<create>"
@@ -56,7 +58,9 @@ def recorded_progress(connection: Connection, revision: str) -> tuple[int, int]:
 
 def ensure_journal(connection: Connection) -> None:
     if not has_journal(connection):
-        journal_table().create(connection)
+        connection.rollback()
+        with cluster_wide_ddl(connection):
+            journal_table().create(connection, checkfirst=True)
     connection.commit()
 
 

@@ -1,8 +1,10 @@
-"""The migration lock: one writer at a time, released when its holder dies.
+"""The migration lock: one writer at a time across a whole cluster.
 
-* PostgreSQL: a session-level advisory lock on a dedicated connection;
-* MySQL/MariaDB: ``GET_LOCK`` on a dedicated connection (the name includes
-  the database, since MySQL's named locks are server-wide);
+* PostgreSQL and MySQL/MariaDB (a Galera cluster, PgBouncer in any pooling
+  mode): a row under a lease, kept alive by a heartbeat (:mod:`.lockrow`,
+  :mod:`.heartbeat`); a holder that died is taken over when the next run is on
+  the same machine at once, otherwise once the holder's lease (30 s by
+  default) has passed without a heartbeat;
 * SQLite: an ``flock`` on ``<database file>.lock``, beside the real file when
   the configured path is a symbolic link (the file is
   :attr:`.database.Database.sqlite_file`; in-memory databases need no lock).
@@ -20,23 +22,27 @@ import getpass
 import os
 import socket
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..errors import LockTimeoutError
-from .connect import connect_checked
+from . import lockrow
+from .heartbeat import Heartbeat
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from .database import Database
 
-#: advisory lock key: the bytes of "mistrald" as a (positive) 64-bit integer
-PG_LOCK_KEY = 0x6D69737472616C64
-POLL_SECONDS = 0.2
+POLL_SECONDS = 0.25
 DEFAULT_TIMEOUT = 300.0
+#: how long a holder that stopped beating keeps the lock
+DEFAULT_LEASE = 30.0
+#: the shortest lease accepted (a heartbeat every sixth of it)
+MIN_LEASE = 3.0
 
 WaitCallback = Callable[[str], None]
 
@@ -49,43 +55,113 @@ def whoami() -> str:
     return f"mistral-db-manage {user}@{socket.gethostname()} pid {os.getpid()}"
 
 
+@dataclass
+class LockHold:
+    """The held lock, for the run that holds it."""
+
+    token: str
+    #: the row of a dead run this run took the lock from (None: the lock was free)
+    displaced: lockrow.Holder | None = None
+    #: why the displaced holder counted as dead
+    displaced_because: str = ""
+    heartbeat: Heartbeat | None = None
+
+    def check(self) -> None:
+        """Raise :class:`~..errors.LockLostError` if this run may no longer hold the lock."""
+        if self.heartbeat is not None:
+            self.heartbeat.check()
+
+
 @contextmanager
 def migration_lock(
     database: Database,
     *,
-    connection: Connection | None = None,
+    token: str = "",
+    command: str = "upgrade",
     timeout: float = DEFAULT_TIMEOUT,
+    lease: float = DEFAULT_LEASE,
     on_wait: WaitCallback | None = None,
     report_every: float = 30.0,
-) -> Iterator[None]:
-    """Hold the migration lock for the block.
-
-    On PostgreSQL and MySQL the lock belongs to a session: give the run's own
-    ``connection`` (the lock then survives its commits and rollbacks and dies
-    with it), or let the lock open a dedicated one.
-    """
+) -> Iterator[LockHold]:
+    """Hold the migration lock for the block (``token`` names the run; a new one when empty)."""
     notify = on_wait or (lambda message: None)
+    token = token or os.urandom(16).hex()
     if database.dialect == "sqlite":
         with sqlite_file_lock(database.sqlite_file, timeout, notify, report_every):
-            yield
+            yield LockHold(token)
         return
-    own = connection is None
-    session = connect_checked(database.engine) if connection is None else connection
-
-    def first_row(sql: str, params: Mapping[str, Any]) -> Any:
-        return session.exec_driver_sql(sql, dict(params)).first()
-
+    connection = database.connection
+    claim = lockrow.claimant(token, command, int(max(lease, MIN_LEASE)))
+    lockrow.ensure_table(connection)
+    hold = _acquire(connection, claim, timeout, notify, report_every)
+    hold.heartbeat = Heartbeat(database.engine, token, claim.lease_seconds)
+    hold.heartbeat.start()
     try:
-        lock = server_lock(database.dialect, first_row)
-        _wait_for(lock.try_acquire, lock.holder, timeout, notify, report_every)
-        session.commit()
-        try:
-            yield
-        finally:
-            lock.release_quietly(session)
+        yield hold
     finally:
-        if own:
-            session.close()
+        hold.heartbeat.stop()
+        _release_quietly(database, token)
+
+
+def _acquire(
+    connection: Connection, claim: lockrow.Claimant, timeout: float,
+    notify: WaitCallback, report_every: float,
+) -> LockHold:
+    """Insert the row, or wait for it to be released or for its holder to die."""
+    started = time.monotonic()
+    last_report: float | None = None
+    seen: tuple[str, int] | None = None
+    seen_since = started
+    while True:
+        if lockrow.try_insert(connection, claim):
+            return LockHold(claim.token)
+        holder = lockrow.read_holder(connection)
+        now = time.monotonic()
+        if holder is not None:
+            if (holder.token, holder.beat) != seen:
+                seen, seen_since = (holder.token, holder.beat), now
+            silent = now - seen_since
+            gone = holder.process_gone()
+            if gone or silent >= holder.lease_seconds:
+                if lockrow.take_over(connection, claim, holder):
+                    because = (
+                        f"its process {holder.process.pid} on this machine is gone" if gone
+                        else f"no heartbeat for {silent:.0f} s, over its lease of "
+                             f"{holder.lease_seconds} s"
+                    )
+                    return LockHold(claim.token, holder, because)
+                continue
+            if now - started >= timeout:
+                raise LockTimeoutError(
+                    f"another run ({holder.describe()}) has held the migration lock for over "
+                    f"{timeout:g} s; wait for it to finish or raise --lock-timeout"
+                )
+            if last_report is None or now - last_report >= report_every:
+                notify(f"waiting for the migration lock held by {holder.describe()}")
+                last_report = now
+        elif now - started >= timeout:
+            raise LockTimeoutError(
+                f"could not take the migration lock within {timeout:g} s; raise --lock-timeout"
+            )
+        time.sleep(POLL_SECONDS)
+
+
+def _release_quietly(database: Database, token: str) -> None:
+    """Delete this run's row; if the run's connection is broken, through a new one.
+    Failing that, the lease expires on its own."""
+    connection = database.connection
+    try:
+        if connection.in_transaction():
+            connection.rollback()
+        lockrow.release(connection, token)
+        return
+    except Exception:
+        pass
+    try:
+        with database.engine.connect() as fresh:
+            lockrow.release(fresh, token)
+    except Exception:
+        pass
 
 
 def _wait_for(
@@ -108,98 +184,6 @@ def _wait_for(
             notify(f"waiting for the migration lock held by {holder()}")
             last_report = now
         time.sleep(POLL_SECONDS)
-
-
-#: Runs one statement (parameters in the ``%(name)s`` style of psycopg2 and
-#: PyMySQL) on the session that holds the lock and returns its first row.
-FirstRow = Callable[[str, Mapping[str, Any]], Any]
-
-
-class ServerLock:
-    """The lock of a PostgreSQL or MySQL session, whatever drives the session
-    (given as a function that runs one statement on it)."""
-
-    def __init__(self, first_row: FirstRow) -> None:
-        self.first_row = first_row
-
-    def scalar(self, sql: str, **params: Any) -> Any:
-        row = self.first_row(sql, params)
-        return None if row is None else row[0]
-
-    def try_acquire(self) -> bool:
-        raise NotImplementedError
-
-    def holder(self) -> str:
-        raise NotImplementedError
-
-    def release(self) -> None:
-        raise NotImplementedError
-
-    def release_quietly(self, session: Any) -> None:
-        """End what ``session`` left open, release the lock and commit, ignoring
-        failures: the lock dies with the session anyway, which is closed next."""
-        try:
-            session.rollback()
-            self.release()
-            session.commit()
-        except Exception:
-            pass
-
-
-def server_lock(dialect: str, first_row: FirstRow) -> ServerLock:
-    """The lock for ``dialect`` on the session behind ``first_row``, announced."""
-    return _PostgresLock(first_row) if dialect == "postgresql" else _MysqlLock(first_row)
-
-
-class _PostgresLock(ServerLock):
-    def __init__(self, first_row: FirstRow) -> None:
-        super().__init__(first_row)
-        # shown by pg_stat_activity, hence by a waiting runner's message
-        self.scalar("SELECT set_config('application_name', %(name)s, false)", name=whoami()[:63])
-
-    def try_acquire(self) -> bool:
-        return bool(self.scalar("SELECT pg_try_advisory_lock(%(key)s)", key=PG_LOCK_KEY))
-
-    def holder(self) -> str:
-        row = self.first_row(
-            "SELECT a.application_name, a.usename, a.client_addr, a.pid "
-            "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-            "WHERE l.locktype = 'advisory' AND l.granted "
-            "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-            "AND ((l.classid::bigint << 32) | l.objid::bigint) = %(key)s",
-            {"key": PG_LOCK_KEY},
-        )
-        if row is None:
-            return "another session"
-        app, user, address, pid = row
-        return f"{app or 'a session'} (user {user}, backend pid {pid}, from {address or 'local'})"
-
-    def release(self) -> None:
-        self.scalar("SELECT pg_advisory_unlock(%(key)s)", key=PG_LOCK_KEY)
-
-
-class _MysqlLock(ServerLock):
-    def __init__(self, first_row: FirstRow) -> None:
-        super().__init__(first_row)
-        database = self.scalar("SELECT DATABASE()") or ""
-        self.name = f"mistral_db_manage.{database}"[:64]
-
-    def try_acquire(self) -> bool:
-        return bool(self.scalar("SELECT GET_LOCK(%(name)s, 0)", name=self.name) == 1)
-
-    def holder(self) -> str:
-        connection_id = self.scalar("SELECT IS_USED_LOCK(%(name)s)", name=self.name)
-        if connection_id is None:
-            return "another session"
-        row = self.first_row(
-            "SELECT user, host FROM information_schema.processlist WHERE id = %(id)s",
-            {"id": connection_id},
-        )
-        where = f"{row[0]}@{row[1]}" if row else "unknown"
-        return f"MySQL connection {connection_id} ({where})"
-
-    def release(self) -> None:
-        self.scalar("SELECT RELEASE_LOCK(%(name)s)", name=self.name)
 
 
 @contextmanager

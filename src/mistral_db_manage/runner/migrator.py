@@ -2,16 +2,20 @@
 
 One ``upgrade`` goes, in this order:
 
-1. open the database and take the migration lock (:mod:`.lock`); the version
+1. open the database, refuse a Galera node whose DDL would not replicate
+   (:mod:`.galera`), and take the migration lock (:mod:`.lock`); the version
    is read only once the lock is held, so a run that waited for another finds
-   nothing left to do;
+   nothing left to do; audit rows still ``running`` belong to runs that died
+   (every audited run holds the lock): they are marked ``interrupted``, with
+   where the database stands;
 2. read the database (:func:`.preflight.read_snapshot`) and compute the plan
    (:func:`.plan.plan_upgrade`), the same value ``--plan`` prints;
 3. preflight: refuse an unversioned Mistral database, and drift in the tables
    the plan changes (unless forced);
 4. back up a SQLite file;
 5. record the run in the audit trail (:mod:`.audit`) and hand the plan to the
-   executor (:mod:`.execute`), which reports progress as events.
+   executor (:mod:`.execute`), which reports progress as events and asks the
+   lock at each safe point whether it is still held.
 
 ``stamp`` and ``populate`` share the lock and the audit trail through
 :meth:`Migrator.locked` and :func:`audited`.
@@ -21,26 +25,30 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy import table as table_clause
 
 from ..errors import RevisionError
+from . import audit
 from .audit import AuditRun
 from .backup import backup_sqlite
 from .chain import Chain
+from .connect import reported_failures
 from .database import Database, open_database
 from .events import EventSink, Notice, ignore
 from .execute import Executor
-from .lock import DEFAULT_TIMEOUT, migration_lock
+from .galera import refuse_split_ddl
+from .lock import DEFAULT_LEASE, DEFAULT_TIMEOUT, LockHold, migration_lock
 from .plan import DatabaseSnapshot, Strategy, UpgradePlan, plan_upgrade
 from .preflight import (
     read_snapshot,
     refuse_drift,
     refuse_mismatch,
     refuse_unversioned,
+    stopped_at,
 )
 from .version import has_version_table, read_version
 
@@ -57,6 +65,8 @@ class UpgradeOptions:
     backup: bool = True
     #: seconds to wait for another run's migration lock
     lock_timeout: float = DEFAULT_TIMEOUT
+    #: seconds a holder of the lock that stopped beating keeps it
+    lock_lease: float = DEFAULT_LEASE
     #: the command recorded in the audit trail
     command: str = "upgrade"
 
@@ -79,9 +89,9 @@ def resolve_target(chain: Chain, target: str, delta: int | None, start: str | No
 
 
 @contextmanager
-def audited(database: Database, command: str) -> Iterator[AuditRun]:
+def audited(database: Database, command: str, run_id: str | None = None) -> Iterator[AuditRun]:
     """The audit row of one run: ``failed`` (with the error's first line) if the block raises."""
-    run = AuditRun(database.connection, command)
+    run = AuditRun(database.connection, command, run_id)
     try:
         yield run
     except BaseException as error:
@@ -99,6 +109,8 @@ class Migrator:
         self.connection_url = connection_url
         self.chain = chain
         self.events = events
+        #: the migration lock, while held
+        self.hold: LockHold | None = None
 
     @contextmanager
     def opened(self) -> Iterator[Database]:
@@ -106,13 +118,63 @@ class Migrator:
             yield database
 
     @contextmanager
-    def locked(self, lock_timeout: float = DEFAULT_TIMEOUT) -> Iterator[Database]:
-        """The database, inside the migration lock."""
-        with self.opened() as database, migration_lock(
-            database, connection=database.connection,
-            timeout=lock_timeout, on_wait=lambda message: self.events(Notice(message)),
-        ):
+    def locked(
+        self, lock_timeout: float = DEFAULT_TIMEOUT, *, command: str = "upgrade",
+        lease: float = DEFAULT_LEASE, database: Database | None = None,
+    ) -> Iterator[Database]:
+        """The database (``database``, or opened here), inside the migration lock."""
+        with self._opened(database) as opened, migration_lock(
+            opened, token=audit.new_run_id(), command=command, timeout=lock_timeout,
+            lease=lease, on_wait=lambda message: self.events(Notice(message)),
+        ) as hold:
+            self.hold = hold
+            try:
+                if hold.displaced is not None:
+                    self.events(Notice(
+                        f"took over the migration lock of {hold.displaced.owner}: "
+                        f"{hold.displaced_because}"))
+                self._close_dead_runs(opened)
+                yield opened
+            finally:
+                self.hold = None
+
+    @contextmanager
+    def _opened(self, database: Database | None) -> Iterator[Database]:
+        if database is not None:
             yield database
+        else:
+            with self.opened() as opened:
+                yield opened
+
+    def audited(self, database: Database, command: str) -> AbstractContextManager[AuditRun]:
+        """The audit row of a run inside the lock (its id is the lock's token)."""
+        return audited(database, command, self.hold.token if self.hold else None)
+
+    def _close_dead_runs(self, database: Database) -> None:
+        """Mark ``interrupted`` the audit rows of runs that died (we hold the lock: no
+        other audited run is alive), saying where the database stands."""
+        connection = database.connection
+        if not audit.has_running(connection):
+            return
+        where = self._where_it_stopped(database)
+        displaced = self.hold.displaced if self.hold else None
+        closed = audit.close_interrupted(
+            connection, where,
+            last_seen={displaced.token: displaced.beat_at} if displaced else {},
+        )
+        for record in closed:
+            self.events(Notice(
+                f"an earlier run ({record.command} by {record.user_name}@{record.host}, "
+                f"started {record.started_at:%Y-%m-%d %H:%M:%S} UTC) died; "
+                f"recorded it as interrupted: {where}"))
+
+    def _where_it_stopped(self, database: Database) -> str:
+        try:
+            snapshot = read_snapshot(database, self.chain)
+        except Exception as error:  # the run goes on and reports it properly
+            log.debug("could not read where the database stands", exc_info=True)
+            return f"the database could not be read ({type(error).__name__})"
+        return stopped_at(self.chain, snapshot)
 
     def plan(self, target: str = "head", delta: int | None = None) -> UpgradePlan:
         """What ``upgrade`` would do now, changing nothing (rows counted)."""
@@ -124,15 +186,26 @@ class Migrator:
         self, target: str = "head", delta: int | None = None,
         options: UpgradeOptions = UpgradeOptions(),
     ) -> UpgradeResult:
-        with self.locked(options.lock_timeout) as database:
-            plan, snapshot = self._plan(database, target, delta, count_rows=False)
-            if plan.strategy is not Strategy.NOTHING:
-                if not options.force:
-                    refuse_drift(database, self.chain, plan, snapshot)
-                if options.backup and plan.current is not None:
-                    self._backup(database, plan.current)
-                self._execute(database, plan, options.command)
-            return UpgradeResult(plan.current, plan.target, plan.revision_ids, plan.strategy)
+        with self.opened() as opened, reported_failures(opened.url, "upgrading"):
+            refuse_split_ddl(opened.galera, force=options.force)
+            # A target or a database this run must refuse is refused before the lock
+            # (whose table the first run creates): a refused run changes nothing.
+            self._plan(opened, target, delta, count_rows=False)
+            with self.locked(options.lock_timeout, command=options.command,
+                             lease=options.lock_lease, database=opened) as database:
+                return self._upgrade_locked(database, target, delta, options)
+
+    def _upgrade_locked(
+        self, database: Database, target: str, delta: int | None, options: UpgradeOptions
+    ) -> UpgradeResult:
+        plan, snapshot = self._plan(database, target, delta, count_rows=False)
+        if plan.strategy is not Strategy.NOTHING:
+            if not options.force:
+                refuse_drift(database, self.chain, plan, snapshot)
+            if options.backup and plan.current is not None:
+                self._backup(database, plan.current)
+            self._execute(database, plan, options.command)
+        return UpgradeResult(plan.current, plan.target, plan.revision_ids, plan.strategy)
 
     def _plan(
         self, database: Database, target: str, delta: int | None, *, count_rows: bool
@@ -151,11 +224,15 @@ class Migrator:
         connection = database.connection
         create_version = not has_version_table(connection)
         connection.rollback()
-        with audited(database, command) as run:
+        with self.audited(database, command) as run:
             run.start(plan.current, plan.target)
-            Executor(self.chain, database.dialect, connection=connection,
-                     events=self.events).run(plan, create_version=create_version)
+            Executor(self.chain, database.dialect, connection=connection, events=self.events,
+                     guard=self._guard).run(plan, create_version=create_version)
             run.finish("succeeded")
+
+    def _guard(self) -> None:
+        if self.hold is not None:
+            self.hold.check()
 
     def _backup(self, database: Database, start: str) -> None:
         path = database.sqlite_file
@@ -172,14 +249,16 @@ class Migrator:
         """Record ``revision`` without running anything; refuses (unless ``force``)
         when the live schema is not that revision's."""
         target = self.chain.resolve(revision)
-        with self.locked(lock_timeout) as database:
+        with self.locked(lock_timeout, command="stamp") as database, reported_failures(
+            database.url, "stamping"
+        ):
             connection = database.connection
             old = read_version(connection)  # known to the chain or not: it is replaced
             create_version = not has_version_table(connection)
             connection.rollback()
             if not force:
                 refuse_mismatch(database, self.chain, target)
-            with audited(database, "stamp") as run:
+            with self.audited(database, "stamp") as run:
                 run.start(old, target)
                 Executor(self.chain, database.dialect, connection=connection).stamp(
                     old, target, create_version=create_version

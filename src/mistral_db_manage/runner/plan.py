@@ -32,6 +32,12 @@ from .creation import creation_script
 RowCounter = Callable[[str], "int | None"]
 
 
+#: words of a blocking effect that mean "takes time in proportion to the rows"
+_LONG_WORDS = ("copies", "rewrites", "builds an index", "checks every row")
+#: what every schema change does on a Galera cluster under TOI
+TOI_STALL = "TOI: writes stall on every node of the cluster until it ends"
+
+
 class Strategy(StrEnum):
     NOTHING = "nothing"
     CREATE = "create"
@@ -50,6 +56,8 @@ class DatabaseSnapshot:
     interrupted_creation: bool = False
     #: MySQL: (operations done, operations started) of the revision after ``revision``
     progress: tuple[int, int] = (0, 0)
+    #: ``galera`` on a node of a MariaDB Galera cluster, else None
+    cluster: str | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,20 @@ class UpgradePlan:
     created_tables: tuple[str, ...] = ()
     #: ``create`` after an interrupted creation: the empty tables it left, dropped first
     leftovers: tuple[str, ...] = ()
+    #: ``galera``: every schema change runs in total order (TOI) on the whole cluster
+    cluster: str | None = None
+
+    @property
+    def long_cluster_stalls(self) -> tuple[PlannedOperation, ...]:
+        """Galera: the schema changes that copy, rebuild or scan a table with rows, during
+        which writes wait on every node."""
+        if self.cluster != "galera":
+            return ()
+        return tuple(
+            operation for step in self.pending for operation in step.operations
+            if not operation.done and operation.blocking and operation.rows
+            and any(word in operation.blocking for word in _LONG_WORDS)
+        )
 
     @property
     def status(self) -> str:
@@ -111,9 +133,11 @@ def plan_upgrade(
 ) -> UpgradePlan:
     """How an online upgrade of the database in ``snapshot`` reaches ``target``."""
     start = snapshot.revision
+    cluster = snapshot.cluster
     steps = chain.between(start, target)
     if not steps:
-        return UpgradePlan(start, target, chain.head, dialect, Strategy.NOTHING, ())
+        return UpgradePlan(start, target, chain.head, dialect, Strategy.NOTHING, (),
+                           cluster=cluster)
     leftovers: tuple[str, ...] = ()
     if start is None and snapshot.interrupted_creation:
         leftovers = tuple(sorted(snapshot.tables & _all_tables(chain, dialect)))
@@ -123,14 +147,14 @@ def plan_upgrade(
             start, target, chain.head, dialect, Strategy.CREATE,
             tuple(PlannedRevision(s.id, s.message, ()) for s in steps),
             created_tables=creation_script(chain, dialect, target).tables,
-            leftovers=leftovers,
+            leftovers=leftovers, cluster=cluster,
         )
     resume = start is not None and snapshot.progress[1] > 0
     pending = _replayed(chain, dialect, start, target, count_rows,
-                        done=snapshot.progress[0] if resume else 0)
+                        done=snapshot.progress[0] if resume else 0, cluster=cluster)
     strategy = Strategy.RESUME if resume else Strategy.REPLAY
     return UpgradePlan(start, target, chain.head, dialect, strategy, pending,
-                       leftovers=leftovers)
+                       leftovers=leftovers, cluster=cluster)
 
 
 def plan_offline(chain: Chain, dialect: str, start: str | None, target: str | None) -> UpgradePlan:
@@ -150,7 +174,7 @@ def _all_tables(chain: Chain, dialect: str) -> set[str]:
 
 def _replayed(
     chain: Chain, dialect: str, start: str | None, target: str | None,
-    count_rows: RowCounter | None, *, done: int,
+    count_rows: RowCounter | None, *, done: int, cluster: str | None = None,
 ) -> tuple[PlannedRevision, ...]:
     state = state_at(chain, dialect, start)
     existing = set(state.tables)
@@ -160,6 +184,8 @@ def _replayed(
         applicable = [o for o in chain.operations(step.id) if o.applies_to(dialect)]
         for number, operation in enumerate(applicable, start=1):
             effect = blocking_effect(operation, state)
+            if cluster == "galera" and effect and not isinstance(operation, ops.Sql):
+                effect = f"{TOI_STALL}; {effect}"
             counted = [t for t in operation.tables() if t in existing and t in state.tables]
             rows = None
             if count_rows is not None and counted and (

@@ -59,7 +59,22 @@ def read_snapshot(database: Database, chain: Chain) -> DatabaseSnapshot:
         elif revision != chain.head:
             following = chain.between(revision, chain.head)[0].id
             progress = journal.recorded_progress(connection, following)
-    return DatabaseSnapshot(revision, tables, interrupted, progress)
+    cluster = "galera" if database.galera is not None else None
+    return DatabaseSnapshot(revision, tables, interrupted, progress, cluster)
+
+
+def stopped_at(chain: Chain, snapshot: DatabaseSnapshot) -> str:
+    """Where a run that died left the database, and what ``upgrade`` does about it."""
+    if snapshot.interrupted_creation:
+        return ("it stopped while creating the schema of an empty database; upgrade "
+                "removes the empty tables it left and creates the schema again")
+    done, started = snapshot.progress
+    revision = snapshot.revision
+    if started and revision is not None and revision != chain.head:
+        following = chain.between(revision, chain.head)[0].id
+        return (f"it stopped inside revision {following} with {done} of its operations "
+                f"done (the database is at {revision}); upgrade finishes that revision")
+    return f"the database is at revision {revision or 'none (empty)'}"
 
 
 def refuse_unversioned(
