@@ -114,7 +114,8 @@ def render_operation(operation: Operation) -> str:
             args.append(f"nullable={operation.nullable!r}")
         return f"    AlterColumn({', '.join(args)}{where}),\n"
     arguments = []
-    for field in dataclasses.fields(operation):
+    fields = sorted(dataclasses.fields(operation), key=lambda f: f.name == "dialects")
+    for field in fields:
         value = getattr(operation, field.name)
         if not field.init or (field.default is not dataclasses.MISSING
                               and value == field.default):
@@ -235,11 +236,9 @@ def render_revision(
     notes: Sequence[str] = (),
 ) -> str:
     """The source of a revision file: docstring, imports, ids and the operations."""
-    used = {"Col"} if operations else set()
-    for operation in operations:
-        used.add(type(operation).__name__)
+    used = {type(operation).__name__ for operation in operations}
     rendered = "".join(render_operation(o) for o in operations)
-    for name in ("FK", "Ix"):
+    for name in ("Col", "FK", "Ix"):
         if f"{name}(" in rendered:
             used.add(name)
     imports = []
