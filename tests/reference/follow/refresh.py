@@ -4,9 +4,11 @@ Installs the release (and mistral-extra) in a virtual environment of its own,
 then, for every revision upstream's ``history`` lists, runs upstream's
 ``mistral-db-manage upgrade NNN`` on a fresh PostgreSQL and a fresh MariaDB
 database and keeps the normalised dump; adds the models' ``create_all`` dumps
-(PostgreSQL, MariaDB, SQLite), the rows ``populate`` writes, ``VERSIONS.txt``
-and ``history.txt``.  Everything is computed first and written at the end, in
-the layout of ``tests/reference`` (``--out`` elsewhere).  Standard library only.
+(PostgreSQL, MariaDB, SQLite), upstream's offline scripts up to 008, the rows
+``populate`` writes, ``VERSIONS.txt`` and ``history.txt``.  The online traces
+and the SQLite and offline probes are not rebuilt (see MAINTAINING.md).
+Everything is computed first and written at the end, in the layout of
+``tests/reference`` (``--out`` elsewhere).  Standard library only.
 """
 
 from __future__ import annotations
@@ -38,7 +40,9 @@ POPULATE_FILE = "upstream-populate.json"
 HISTORY_FILE = "history.txt"
 #: mistral-extra of the same OpenStack series as each Mistral release we have used
 EXTRA_FOR = {"23.0.0": "17.0.0"}
-PARTS = ("dumps", "models", "populate", "versions", "history")
+PARTS = ("dumps", "models", "offline", "populate", "versions", "history")
+#: upstream's offline scripts: --sql from 001 to 008 and from an empty database to 008
+OFFLINE = {"offline-001-008.sql": "001:008", "offline-base-008.sql": "008"}
 POPULATED_TABLES = ("action_definitions_v2", "workflow_definitions_v2")
 NUMBERS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}
 
@@ -141,6 +145,11 @@ def build(
     if "models" in parts:
         log("dumping the models' create_all")
         files.update(models_dumps(upstream, all_servers))
+    if "offline" in parts:
+        for dialect in SERVER_DIALECTS:
+            url = all_servers[dialect].url("offline_no_connection")
+            for name, span in OFFLINE.items():
+                files[f"{SCHEMA}/{dialect}/{name}"] = upstream.manage(url, "upgrade", span, "--sql")
     if "populate" in parts:
         log("running populate")
         files[POPULATE_FILE] = populate_rows(upstream, all_servers[POSTGRESQL], mistral, extra)
