@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,7 +123,7 @@ def installed_version(venv: Path, package: str) -> str | None:
 
 
 def ensure_upstream(
-    venv: Path, mistral: str, extra: str, pins: dict[str, str], log: Any = print
+    venv: Path, mistral: str, extra: str, pins: dict[str, str], log: Callable[[str], None] = print
 ) -> Upstream:
     """Reuse ``venv`` if it holds these releases, else create it and install them.
 
