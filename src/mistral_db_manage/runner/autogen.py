@@ -83,7 +83,11 @@ def render_operation(operation: Operation) -> str:
         extra = "" if c.nullable else ", nullable=False"
         if c.autoincrement:
             extra += ", autoincrement=True"
+        if c.server_default is not None:
+            extra += f", server_default={c.server_default!r}"
         return f"Col({c.name!r}, {render_type(c.type)}{extra})"
+
+    where = "" if operation.dialects is None else f", dialects={operation.dialects!r}"
 
     if isinstance(operation, ops.CreateTable):
         lines = [f"    CreateTable(\n        {operation.name!r},\n        ["]
@@ -96,19 +100,22 @@ def render_operation(operation: Operation) -> str:
             lines.append(f"        foreign_keys={list(operation.foreign_keys)!r},")
         if operation.indexes:
             lines.append(f"        indexes={list(operation.indexes)!r},")
+        if operation.dialects is not None:
+            lines.append(f"        dialects={operation.dialects!r},")
         lines.append("    ),")
         return "\n".join(lines) + "\n"
     if isinstance(operation, ops.AddColumn):
-        return f"    AddColumn({operation.table!r}, {col(operation.column)}),\n"
+        return f"    AddColumn({operation.table!r}, {col(operation.column)}{where}),\n"
     if isinstance(operation, ops.AlterColumn):
         args = [repr(operation.table), repr(operation.column)]
         if operation.type is not None:
             args.append(f"type={render_type(operation.type)}")
         if operation.nullable is not None:
             args.append(f"nullable={operation.nullable!r}")
-        return f"    AlterColumn({', '.join(args)}),\n"
+        return f"    AlterColumn({', '.join(args)}{where}),\n"
     arguments = []
-    for field in dataclasses.fields(operation):
+    fields = sorted(dataclasses.fields(operation), key=lambda f: f.name == "dialects")
+    for field in fields:
         value = getattr(operation, field.name)
         if not field.init or (field.default is not dataclasses.MISSING
                               and value == field.default):
@@ -214,11 +221,24 @@ def write_revision(
         raise RevisionError(f"revision {revision_id!r} already exists: choose another --rev-id")
     if any(directory.glob(f"{revision_id}_*.py")):
         raise ChainError(f"a file for revision {revision_id!r} already exists in {directory}")
-    used = {"Col"} if operations else set()
-    for operation in operations:
-        used.add(type(operation).__name__)
+    text = render_revision(revision_id, chain.head, message, operations, notes=notes)
+    path = directory / f"{revision_id}_{slug(message)}.py"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def render_revision(
+    revision_id: str,
+    down_revision: str | None,
+    message: str,
+    operations: Sequence[Operation],
+    *,
+    notes: Sequence[str] = (),
+) -> str:
+    """The source of a revision file: docstring, imports, ids and the operations."""
+    used = {type(operation).__name__ for operation in operations}
     rendered = "".join(render_operation(o) for o in operations)
-    for name in ("FK", "Ix"):
+    for name in ("Col", "FK", "Ix"):
         if f"{name}(" in rendered:
             used.add(name)
     imports = []
@@ -236,15 +256,12 @@ def write_revision(
         imports.append("from mistral_db_manage.schema.types import " + ", ".join(type_names))
     for note in notes:
         rendered += f"    # not generated, write by hand: {note}\n"
-    text = TEMPLATE.format(
+    return TEMPLATE.format(
         message=message.strip().replace('"""', "'''"),
         revision=revision_id,
-        down_revision=chain.head or "None",
-        down_repr=repr(chain.head),
+        down_revision=down_revision or "None",
+        down_repr=repr(down_revision),
         created=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"),
         imports="\n".join(imports) + ("\n" if imports else ""),
         operations=rendered,
     )
-    path = directory / f"{revision_id}_{slug(message)}.py"
-    path.write_text(text, encoding="utf-8")
-    return path
