@@ -263,6 +263,8 @@ def _show_plan(plan: UpgradePlan, output_format: str) -> int:
               "writes stall on every node of the cluster while it runs.")
         for operation in plan.long_cluster_stalls:
             print(f"  Long stall: {operation.description} ({operation.rows} row(s))")
+        if not plan.long_cluster_stalls:
+            print("  None of them copies or rebuilds a table of 100000 rows or more.")
     if plan.leftovers:
         print(f"First: drops the {len(plan.leftovers)} empty table(s) an interrupted "
               f"creation left ({', '.join(plan.leftovers)})")

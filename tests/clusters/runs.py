@@ -56,8 +56,11 @@ class Run:
         )
         self._lines: queue.Queue[str | None] = queue.Queue()
         self.stderr_lines: list[str] = []
+        self._stdout_parts: list[str] = []
         self._reader = threading.Thread(target=self._read_stderr, daemon=True)
         self._reader.start()
+        self._out_reader = threading.Thread(target=self._read_stdout, daemon=True)
+        self._out_reader.start()
         self.stdout = ""
         self.returncode: int | None = None
         self.seconds = 0.0
@@ -67,6 +70,10 @@ class Run:
         for line in self.process.stderr:
             self._lines.put(line)
         self._lines.put(None)
+
+    def _read_stdout(self) -> None:
+        assert self.process.stdout is not None
+        self._stdout_parts.append(self.process.stdout.read())
 
     def wait_for_line(self, fragment: str, timeout: float = RUN_TIMEOUT) -> str:
         """Block until a stderr line contains ``fragment``; fail if the run ends first."""
@@ -91,12 +98,17 @@ class Run:
 
     def finish(self, timeout: float = RUN_TIMEOUT) -> Run:
         try:
-            out, _ = self.process.communicate(timeout=timeout)
+            self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            self.process.communicate()
+            self.process.wait(timeout=30)
             raise AssertionError(f"a run took over {timeout:g} s (hung?)") from None
         self._reader.join(timeout=10)
+        self._out_reader.join(timeout=10)
+        for pipe in (self.process.stdout, self.process.stderr):
+            if pipe is not None:
+                pipe.close()
+        out = "".join(self._stdout_parts)
         while True:
             try:
                 line = self._lines.get_nowait()

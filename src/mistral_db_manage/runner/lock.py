@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import fcntl
 import getpass
+import logging
 import os
 import socket
 import time
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from .database import Database
+
+log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.25
 DEFAULT_TIMEOUT = 300.0
@@ -123,6 +126,8 @@ def _acquire(
             silent = now - seen_since
             gone = holder.process_gone()
             if gone or silent >= holder.lease_seconds:
+                log.debug("trying to take over the lock of %s (process gone: %s, silent "
+                          "%.1f s, beat %d)", holder.owner, gone, silent, holder.beat)
                 if lockrow.take_over(connection, claim, holder):
                     because = (
                         f"its process {holder.process.pid} on this machine is gone" if gone
@@ -130,6 +135,8 @@ def _acquire(
                              f"{holder.lease_seconds} s"
                     )
                     return LockHold(claim.token, holder, because)
+                log.debug("the takeover failed: the holder's row changed meanwhile")
+                seen = None
                 continue
             if now - started >= timeout:
                 raise LockTimeoutError(

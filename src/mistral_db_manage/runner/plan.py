@@ -34,8 +34,8 @@ RowCounter = Callable[[str], "int | None"]
 
 #: words of a blocking effect that mean "takes time in proportion to the rows"
 _LONG_WORDS = ("copies", "rewrites", "builds an index", "checks every row")
-#: what every schema change does on a Galera cluster under TOI
-TOI_STALL = "TOI: writes stall on every node of the cluster until it ends"
+#: rows from which a table copy or rebuild counts as a long cluster-wide stall
+LONG_STALL_ROWS = 100_000
 
 
 class Strategy(StrEnum):
@@ -110,7 +110,8 @@ class UpgradePlan:
             return ()
         return tuple(
             operation for step in self.pending for operation in step.operations
-            if not operation.done and operation.blocking and operation.rows
+            if not operation.done and operation.blocking
+            and (operation.rows or 0) >= LONG_STALL_ROWS
             and any(word in operation.blocking for word in _LONG_WORDS)
         )
 
@@ -185,7 +186,7 @@ def _replayed(
         for number, operation in enumerate(applicable, start=1):
             effect = blocking_effect(operation, state)
             if cluster == "galera" and effect and not isinstance(operation, ops.Sql):
-                effect = f"{TOI_STALL}; {effect}"
+                effect = f"{effect} (on every node: TOI)"
             counted = [t for t in operation.tables() if t in existing and t in state.tables]
             rows = None
             if count_rows is not None and counted and (
