@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from .errors import ConfigError, NotAtHeadError
+from .errors import ConfigError, NotAtHeadError, UsageError
 from .runner.chain import VERSIONS_DIR, Chain, Revision, scan_directory
 from .runner.driver import read_versions
 from .runner.events import EventSink, ignore
@@ -27,6 +27,7 @@ from .runner.events import EventSink, ignore
 if TYPE_CHECKING:
     from .catalog import PopulatePlan
     from .config import Settings
+    from .limits import DefinitionLimits
     from .runner.audit import RunRecord
     from .runner.migrator import UpgradeOptions, UpgradeResult
     from .runner.plan import UpgradePlan
@@ -314,18 +315,29 @@ def populate(
     versions_dir: Path | None = None,
     lock_timeout: float | None = None,
     events: EventSink = ignore,
+    limits: DefinitionLimits | None = None,
 ) -> PopulateResult:
     """Register the standard actions (and workflows) in one transaction.
 
-    Definitions are read and validated before the database is touched; the
-    database must be at head.
+    Definitions are read and validated before the database is touched, each
+    file within ``limits``; each file of ``paths`` that is skipped is
+    reported as a :class:`~.runner.events.Notice`.  The database must be at
+    head.  ``paths`` are read by ``populate`` only: ``actions_only`` with
+    paths is a :class:`~.errors.UsageError`.
     """
     from .catalog import apply_plan, collect_definitions, plan_populate
+    from .runner.events import Notice
     from .runner.lock import DEFAULT_TIMEOUT
     from .runner.migrator import Migrator, audited
     from .runner.preflight import recorded_revision
 
-    definitions = collect_definitions(list(paths), include_workflows=not actions_only)
+    if actions_only and paths:
+        raise UsageError("populate_actions registers the bundled actions only and reads no "
+                         "--path; use populate for workflow directories")
+    definitions = collect_definitions(
+        list(paths), include_workflows=not actions_only, limits=limits,
+        on_skip=lambda message: events(Notice(message)),
+    )
     chain = load_chain(versions_dir)
     command = "populate_actions" if actions_only else "populate"
     migrator = Migrator(settings.connection, chain, events)

@@ -11,7 +11,6 @@ and schema comparisons leave it out.
 
 from __future__ import annotations
 
-import getpass
 import socket
 import time
 import uuid
@@ -21,6 +20,8 @@ from functools import cache
 
 from sqlalchemy import Column, DateTime, Float, MetaData, String, Table, Text, inspect, select
 from sqlalchemy.engine import Connection
+
+from .identity import os_user
 
 RUNS_TABLE_NAME = "mistral_db_manage_runs"
 
@@ -71,10 +72,8 @@ def new_run_id() -> str:
 
 
 def user_name() -> str:
-    try:
-        return getpass.getuser()[:255]
-    except (KeyError, OSError):
-        return "unknown"
+    """The operating-system user (from the uid, not from the environment)."""
+    return os_user()[:255]
 
 
 def host_name() -> str:

@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy import table as table_clause
 
 from ..errors import RevisionError
+from ..limits import DEFAULT_KEEP_BACKUPS
 from .audit import AuditRun
 from .backup import backup_sqlite
 from .chain import Chain
@@ -59,6 +60,8 @@ class UpgradeOptions:
     lock_timeout: float = DEFAULT_TIMEOUT
     #: the command recorded in the audit trail
     command: str = "upgrade"
+    #: SQLite: how many backups of the file to keep (the newest)
+    keep_backups: int = DEFAULT_KEEP_BACKUPS
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,7 @@ class Migrator:
                 if not options.force:
                     refuse_drift(database, self.chain, plan, snapshot)
                 if options.backup and plan.current is not None:
-                    self._backup(database, plan.current)
+                    self._backup(database, plan.current, options.keep_backups)
                 self._execute(database, plan, options.command)
             return UpgradeResult(plan.current, plan.target, plan.revision_ids, plan.strategy)
 
@@ -157,11 +160,11 @@ class Migrator:
                      events=self.events).run(plan, create_version=create_version)
             run.finish("succeeded")
 
-    def _backup(self, database: Database, start: str) -> None:
+    def _backup(self, database: Database, start: str, keep: int) -> None:
         path = database.sqlite_file
         if path is None:
             return
-        copy = backup_sqlite(path, start)
+        copy = backup_sqlite(path, start, keep=keep)
         self.events(Notice(
             f"backed up {path.name} (at {start}) to {copy}; to restore it, stop Mistral "
             f"and copy it back over {path}"
