@@ -24,13 +24,14 @@ from typing import TYPE_CHECKING
 from . import api
 from .config import Settings, load_settings
 from .display import Progress, notify, title
-from .errors import MistralDbManageError, UsageError
+from .errors import ConfigError, MistralDbManageError, UsageError
 from .limits import (
     DEFAULT_KEEP_BACKUPS,
     DEFAULT_MAX_DEFINITION_KB,
     NODES_PER_KB,
     DefinitionLimits,
 )
+from .runner.dburl import parse_url
 from .terminal import OutputClosed, PipeGuard, PrintableFormatter, printable, silence_stdout
 
 if TYPE_CHECKING:
@@ -187,6 +188,11 @@ def _settings(args: argparse.Namespace, *, require_connection: bool = True) -> S
         args.config_file, args.config_dir, require_connection=require_connection
     )
     args.connection_url = settings.connection  # to hide its secrets in unexpected errors
+    if settings.has_connection:
+        try:
+            parse_url(settings.connection)
+        except ConfigError as error:  # name where the URL is, since it is not shown
+            raise ConfigError(f"{settings.location}: {error}") from None
     for warning in settings.deprecations:
         log.warning("%s", warning)
     return settings
