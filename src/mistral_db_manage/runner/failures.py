@@ -99,7 +99,7 @@ def _server_message(url: DatabaseUrl, error: BaseException, said: str) -> str:
     return f"the {label} server reported an error: {said}"
 
 
-def describe_database_error(error: BaseException, connection_url: str) -> (
+def describe_database_error(error: BaseException, connection_url: str | DatabaseUrl) -> (
     MistralDbManageError | None
 ):
     """A one-line error for a database failure no command explained; None for anything else.
@@ -110,10 +110,14 @@ def describe_database_error(error: BaseException, connection_url: str) -> (
     driver_error = _driver_error(error)
     if driver_error is None:
         return None
-    try:
-        url: DatabaseUrl | None = parse_url(connection_url) if connection_url else None
-    except MistralDbManageError:
-        url = None
+    url: DatabaseUrl | None = None
+    if isinstance(connection_url, DatabaseUrl):
+        url = connection_url
+    elif connection_url:
+        try:
+            url = parse_url(connection_url)
+        except MistralDbManageError:
+            url = None
     said = _scrub(_first_line(driver_error), url)
     if url is None or url.dialect == "sqlite":
         path = sqlite_file(url) if url is not None else None
