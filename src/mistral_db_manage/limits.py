@@ -21,7 +21,7 @@ from dataclasses import dataclass
 #: the default largest definition file, in KiB (``--max-definition-kb``)
 DEFAULT_MAX_DEFINITION_KB = 1024
 #: how many YAML values a definition may expand to, per KiB of the size limit
-NODES_PER_KB = 100
+NODES_PER_KB = 50
 #: how deeply YAML collections may nest
 MAX_YAML_DEPTH = 64
 #: the longest number (in characters) a definition may hold; longer ones are refused

@@ -66,20 +66,35 @@ class _TooDeep(yaml.MarkedYAMLError):
     """Collections nest deeper than :data:`MAX_YAML_DEPTH`."""
 
 
+class _TooMany(yaml.MarkedYAMLError):
+    """The text holds more values than the limit (each costs about 50 µs to compose)."""
+
+
 class _Loader(yaml.SafeLoader):
     """A SafeLoader used in two steps: compose (nodes keep their marks), then build values.
 
     Composing refuses nesting deeper than :data:`MAX_YAML_DEPTH` (PyYAML's
-    composer recurses once per level).
+    composer recurses once per level) and more than ``max_nodes`` values
+    (aliases included), before their cost is paid.
     """
 
-    def __init__(self, stream: str) -> None:
+    def __init__(self, stream: str, max_nodes: int) -> None:
         super().__init__(stream)
         self.depth = 0
+        self.composed = 0
+        self.max_nodes = max_nodes
 
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         self.depth += 1
+        self.composed += 1
         try:
+            if self.composed > self.max_nodes:
+                raise _TooMany(
+                    problem=f"the YAML holds or expands to more than {self.max_nodes} values; "
+                    "a real definition holds far fewer: check the file, or raise "
+                    "--max-definition-kb",
+                    problem_mark=self.peek_event().start_mark,  # type: ignore[no-untyped-call]
+                )
             if self.depth > MAX_YAML_DEPTH:
                 raise _TooDeep(
                     problem=f"collections nest more than {MAX_YAML_DEPTH} levels deep",
@@ -118,7 +133,7 @@ def load_document(
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > limits.max_bytes:
         raise too_large(filename, size, limits)
-    loader = _Loader(text)
+    loader = _Loader(text, limits.max_nodes)
     try:
         try:
             root = loader.get_single_node()
@@ -240,7 +255,7 @@ class _Builder:
 
     def _expanded(self) -> str:
         return (
-            f"the YAML expands to more than {self.limits.max_nodes} values or "
+            f"the YAML holds or expands to more than {self.limits.max_nodes} values or "
             f"{_EXPANSION_FACTOR * self.limits.max_bytes} characters (YAML aliases and merge "
             "keys repeat what they refer to); a real definition holds far fewer: check "
             "the file, or raise --max-definition-kb"
