@@ -227,14 +227,22 @@ def _latin1(text: str) -> bool:
 def _probe_sqlite(engine: Engine, connection: Connection) -> None:
     """Read the SQLite file's header now, so that a file that is not a database
     (or is damaged) is reported here, in one line, before anything else."""
+    # Through the driver, outside any transaction: a SQLAlchemy statement would begin
+    # one (BEGIN IMMEDIATE on this tool's engines) before the migration lock is held.
+    driver_connection = connection.connection.dbapi_connection
+    assert driver_connection is not None
     try:
-        connection.exec_driver_sql("PRAGMA schema_version").all()
-        connection.rollback()
-    except sa_exc.DBAPIError as exc:
-        connection.close()
+        cursor = driver_connection.cursor()
+        try:
+            cursor.execute("PRAGMA schema_version")
+            cursor.fetchall()
+        finally:
+            cursor.close()
+    except Exception as exc:
         described = describe_database_error(exc, from_sqlalchemy(engine.url))
         if described is None:
             raise
+        connection.close()
         raise described from None
 
 
