@@ -19,14 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from .errors import ConfigError, NotAtHeadError
-from .runner.chain import VERSIONS_DIR, Chain, Revision, scan_directory
+from .errors import ChainError, ConfigError, NotAtHeadError, UsageError
+from .runner.chain import VERSIONS_DIR, Chain, Revision, duplicate_problems, scan_directory
 from .runner.driver import read_versions
 from .runner.events import EventSink, ignore
 
 if TYPE_CHECKING:
     from .catalog import PopulatePlan
     from .config import Settings
+    from .limits import DefinitionLimits
     from .runner.audit import RunRecord
     from .runner.migrator import UpgradeOptions, UpgradeResult
     from .runner.plan import UpgradePlan
@@ -210,15 +211,24 @@ def stamp_sql(
     )
 
 
-def heads(versions_dir: Path | None = None) -> list[str]:
+def _scan_without_duplicates(versions_dir: Path | None) -> list[Revision]:
+    """The revision files, which may branch but not repeat an id."""
     revisions = scan_directory(versions_dir or VERSIONS_DIR)
+    duplicates = duplicate_problems(revisions)
+    if duplicates:
+        raise ChainError(f"the revision chain is broken: {duplicates[0]}")
+    return revisions
+
+
+def heads(versions_dir: Path | None = None) -> list[str]:
+    revisions = _scan_without_duplicates(versions_dir)
     parents = {r.down_revision for r in revisions}
     return sorted(r.id for r in revisions if r.id not in parents)
 
 
 def branches(versions_dir: Path | None = None) -> list[tuple[str | None, list[str]]]:
     """Revisions revised by more than one revision, with their children."""
-    revisions = scan_directory(versions_dir or VERSIONS_DIR)
+    revisions = _scan_without_duplicates(versions_dir)
     children: dict[str | None, list[str]] = {}
     for revision in revisions:
         children.setdefault(revision.down_revision, []).append(revision.id)
@@ -239,7 +249,13 @@ def revision(
     from .runner.chain import read_revision_file
     from .runner.database import open_database
     from .runner.preflight import recorded_revision
+    from .runner.revision_file import check_message, check_revision_id, refuse_installed_package
 
+    check_message(message)
+    if rev_id is not None:
+        check_revision_id(rev_id)
+    if versions_dir is None:
+        refuse_installed_package(VERSIONS_DIR)
     directory = versions_dir or VERSIONS_DIR
     chain = load_chain(directory)
     operations: list[Operation] = []
@@ -314,18 +330,29 @@ def populate(
     versions_dir: Path | None = None,
     lock_timeout: float | None = None,
     events: EventSink = ignore,
+    limits: DefinitionLimits | None = None,
 ) -> PopulateResult:
     """Register the standard actions (and workflows) in one transaction.
 
-    Definitions are read and validated before the database is touched; the
-    database must be at head.
+    Definitions are read and validated before the database is touched, each
+    file within ``limits``; each file of ``paths`` that is skipped is
+    reported as a :class:`~.runner.events.Notice`.  The database must be at
+    head.  ``paths`` are read by ``populate`` only: ``actions_only`` with
+    paths is a :class:`~.errors.UsageError`.
     """
     from .catalog import apply_plan, collect_definitions, plan_populate
+    from .runner.events import Notice
     from .runner.lock import DEFAULT_TIMEOUT
     from .runner.migrator import Migrator
     from .runner.preflight import recorded_revision
 
-    definitions = collect_definitions(list(paths), include_workflows=not actions_only)
+    if actions_only and paths:
+        raise UsageError("populate_actions registers the bundled actions only and reads no "
+                         "--path; use populate for workflow directories")
+    definitions = collect_definitions(
+        list(paths), include_workflows=not actions_only, limits=limits,
+        on_skip=lambda message: events(Notice(message)),
+    )
     chain = load_chain(versions_dir)
     command = "populate_actions" if actions_only else "populate"
     migrator = Migrator(settings.connection, chain, events)

@@ -15,16 +15,24 @@ import argparse
 import dataclasses
 import json
 import logging
+import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import api
 from .config import Settings, load_settings
-from .errors import MistralDbManageError
-from .runner import events
-from .runner.events import RunEvent
+from .display import Progress, notify, title
+from .errors import ConfigError, MistralDbManageError, UsageError
+from .limits import (
+    DEFAULT_KEEP_BACKUPS,
+    DEFAULT_MAX_DEFINITION_KB,
+    NODES_PER_KB,
+    DefinitionLimits,
+)
+from .runner.dburl import parse_url
+from .terminal import OutputClosed, PipeGuard, PrintableFormatter, printable, silence_stdout
 
 if TYPE_CHECKING:
     from .runner.plan import UpgradePlan
@@ -43,6 +51,32 @@ def _lease_seconds(value: str) -> float:
     if not 3 <= seconds <= 3600:
         raise argparse.ArgumentTypeError(f"{value} is outside 3 to 3600 seconds")
     return seconds
+def _out(text: object = "") -> None:
+    """Print one line on stdout, control characters escaped (:func:`.terminal.printable`)."""
+    print(printable(text))
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, not {text!r}")
+    return value
+
+
+def _count(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {minimum} or more, not {value}")
+        return value
+
+    return parse
 
 
 def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -61,7 +95,7 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         help="show tracebacks and debug logging",
     )
     parser.add_argument(
-        "--lock-timeout", type=float, default=argparse.SUPPRESS if suppress else 300.0,
+        "--lock-timeout", type=_seconds, default=argparse.SUPPRESS if suppress else 300.0,
         metavar="SECONDS",
         help="how long a writing command waits for another run's migration lock (default 300)",
     )
@@ -89,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     up = commands.add_parser("upgrade", parents=[common], help="upgrade the schema")
     up.add_argument("revision", nargs="?", default="head",
                     help="head (default), a revision id, +N, or <start>:<end> with --sql")
-    up.add_argument("--delta", type=int, metavar="N", help="upgrade N revisions")
+    up.add_argument("--delta", type=_count(0), metavar="N", help="upgrade N revisions")
     up.add_argument("--sql", action="store_true",
                     help="print the SQL script instead of running it (no connection)")
     up.add_argument("--plan", action="store_true",
@@ -99,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="upgrade even when the tables it changes have drifted")
     up.add_argument("--no-backup", action="store_true",
                     help="SQLite: do not copy the database file before upgrading")
+    up.add_argument("--keep-backups", type=_count(1), default=DEFAULT_KEEP_BACKUPS, metavar="N",
+                    help="SQLite: keep the newest N backups of the file, delete older ones "
+                         f"(default {DEFAULT_KEEP_BACKUPS})")
     up.add_argument("--format", choices=("text", "json"), default="text",
                     help="output format of --plan")
 
@@ -146,9 +183,14 @@ def build_parser() -> argparse.ArgumentParser:
                               help="register the standard actions and workflows")
     pop_actions = commands.add_parser("populate_actions", parents=[common],
                                       help="register the standard actions only")
+    pop.add_argument("--path", action="append", default=[], metavar="DIR",
+                     help="also read workflow definitions from DIR (repeatable)")
     for sub in (pop, pop_actions):
-        sub.add_argument("--path", action="append", default=[], metavar="DIR",
-                         help="also read definitions from DIR (repeatable)")
+        sub.add_argument("--max-definition-kb", type=_count(1), default=DEFAULT_MAX_DEFINITION_KB,
+                         metavar="KB",
+                         help="refuse a definition file larger than KB kibibytes (default "
+                              f"{DEFAULT_MAX_DEFINITION_KB}), or whose YAML expands to more than "
+                              f"{NODES_PER_KB} values per KB")
         sub.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
         sub.add_argument("--prune", action="store_true",
                          help="remove system definitions whose source is gone")
@@ -159,66 +201,28 @@ def _settings(args: argparse.Namespace, *, require_connection: bool = True) -> S
     settings = load_settings(
         args.config_file, args.config_dir, require_connection=require_connection
     )
+    args.connection_url = settings.connection  # to hide its secrets in unexpected errors
+    if settings.has_connection:
+        try:
+            parse_url(settings.connection)
+        except ConfigError as error:  # name where the URL is, since it is not shown
+            raise ConfigError(f"{settings.location}: {error}") from None
     for warning in settings.deprecations:
         log.warning("%s", warning)
     return settings
 
 
-class Progress:
-    """Run events on stderr: a bar on a terminal, log lines otherwise."""
-
-    def __init__(self, total: int) -> None:
-        self.total = total
-        self.done = 0
-        self.tty = sys.stderr.isatty()
-
-    def __call__(self, event: RunEvent) -> None:
-        match event:
-            case events.Notice(message):
-                log.warning("%s", message)
-            case events.SchemaCreationStarted(revision):
-                log.info("Creating the schema of revision %s at once (the database is empty)",
-                         revision.id)
-                self.done = self.total - 1
-            case events.RevisionStarted(revision):
-                title = revision.message.splitlines()[0] if revision.message else ""
-                if self.tty:
-                    width = 30
-                    filled = width * self.done // max(self.total, 1)
-                    bar = "#" * filled + "-" * (width - filled)
-                    line = f"[{bar}] {self.done}/{self.total} {revision.id} {title[:40]:40}"
-                    sys.stderr.write("\r" + line)
-                    sys.stderr.flush()
-                else:
-                    log.info("Running upgrade %s -> %s, %s", revision.down_revision or "<base>",
-                             revision.id, title)
-            case events.RevisionApplied(revision, seconds) | events.SchemaCreated(
-                revision, seconds
-            ):
-                self.done += 1
-                if self.tty and self.done == self.total:
-                    sys.stderr.write("\r" + " " * 90 + "\r")
-                    sys.stderr.flush()
-                elif not self.tty and seconds >= 1.0:
-                    log.info("  %s took %.1f s", revision.id, seconds)
-
-
-def _notify(event: RunEvent) -> None:
-    """Events of the commands without a progress display: only notices are shown."""
-    if isinstance(event, events.Notice):
-        log.warning("%s", event.message)
-
-
 def _print_json(value: object) -> None:
-    print(json.dumps(value, indent=2, default=str))
+    print(json.dumps(value, indent=2, default=str))  # ensure_ascii: control characters escaped
 
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
     if args.sql:
         if args.plan:
-            raise MistralDbManageError("--plan and --sql do not go together: choose one")
+            raise UsageError("--plan and --sql do not go together: choose one")
         settings = _settings(args)
-        api.upgrade_sql(settings.connection, args.revision, delta=args.delta, output=sys.stdout,
+        api.upgrade_sql(settings.connection, args.revision, delta=args.delta,
+                        output=PipeGuard(sys.stdout).as_stream(),
                         versions_dir=_versions_dir(args))
         return 0
     if ":" in args.revision:
@@ -237,12 +241,13 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
         settings, args.revision, delta=args.delta, events=Progress(len(chain.revisions)),
         versions_dir=_versions_dir(args),
         options=UpgradeOptions(force=args.force, backup=not args.no_backup,
-                               lock_timeout=args.lock_timeout, lock_lease=args.lock_lease),
+                               lock_timeout=args.lock_timeout, keep_backups=args.keep_backups,
+                               lock_lease=args.lock_lease),
     )
     if result.strategy is Strategy.NOTHING:
-        print(f"Nothing to do: the database is already at {result.end or 'base'}.")
+        _out(f"Nothing to do: the database is already at {result.end or 'base'}.")
     else:
-        print(f"Upgraded from {result.start or 'an empty database'} to {result.end} "
+        _out(f"Upgraded from {result.start or 'an empty database'} to {result.end} "
               f"({len(result.applied)} revision(s)).")
     return 0
 
@@ -256,35 +261,35 @@ def _show_plan(plan: UpgradePlan, output_format: str) -> int:
             "long_cluster_stalls": [o.description for o in plan.long_cluster_stalls],
         })
         return EXIT_PENDING if plan.pending else 0
-    print(f"Current revision: {plan.current or 'none (empty database)'}")
-    print(f"Target revision:  {plan.target or 'base'} (head is {plan.head})")
+    _out(f"Current revision: {plan.current or 'none (empty database)'}")
+    _out(f"Target revision:  {plan.target or 'base'} (head is {plan.head})")
     if plan.cluster == "galera" and plan.pending:
-        print("Galera cluster: every schema change runs in total order isolation (TOI): "
-              "writes stall on every node of the cluster while it runs.")
+        _out("Galera cluster: every schema change runs in total order isolation (TOI): "
+             "writes stall on every node of the cluster while it runs.")
         for operation in plan.long_cluster_stalls:
-            print(f"  Long stall: {operation.description} ({operation.rows} row(s))")
+            _out(f"  Long stall: {operation.description} ({operation.rows} row(s))")
         if not plan.long_cluster_stalls:
-            print("  None of them copies or rebuilds a table of 100000 rows or more.")
+            _out("  None of them copies or rebuilds a table of 100000 rows or more.")
     if plan.leftovers:
-        print(f"First: drops the {len(plan.leftovers)} empty table(s) an interrupted "
+        _out(f"First: drops the {len(plan.leftovers)} empty table(s) an interrupted "
               f"creation left ({', '.join(plan.leftovers)})")
     if plan.strategy is Strategy.NOTHING:
-        print("Nothing to do.")
+        _out("Nothing to do.")
     elif plan.strategy is Strategy.CREATE:
-        print(f"The database is empty: the schema of revision {plan.target} is created at "
+        _out(f"The database is empty: the schema of revision {plan.target} is created at "
               f"once ({len(plan.created_tables)} tables) and recorded as {plan.target}; "
               f"no revision is replayed.")
-        print(f"Revisions covered: {plan.pending[0].revision}..{plan.pending[-1].revision} "
+        _out(f"Revisions covered: {plan.pending[0].revision}..{plan.pending[-1].revision} "
               f"({len(plan.pending)})")
     for revision in plan.pending if plan.strategy is not Strategy.CREATE else ():
         flag = "  [rewrites data]" if revision.rewrites_data else ""
-        print(f"{revision.revision}: {revision.message.splitlines()[0]}{flag}")
+        _out(f"{revision.revision}: {title(revision.message)}{flag}")
         for operation in revision.operations:
             done = " (done by the interrupted run, skipped)" if operation.done else ""
             rows = f", {operation.rows} row(s)" if operation.rows is not None else ""
             lock = f" -- {operation.blocking}" if operation.blocking else ""
             data = " (data)" if operation.rewrites_data else ""
-            print(f"    - {operation.description}{data}{rows}{lock}{done}")
+            _out(f"    - {operation.description}{data}{rows}{lock}{done}")
     return EXIT_PENDING if plan.pending else 0
 
 
@@ -299,11 +304,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
         _print_json({"revision": result.revision, "clean": result.clean,
                      "differences": list(result.differences)})
     elif result.clean:
-        print(f"The schema is exactly revision {result.revision or 'base'}'s.")
+        _out(f"The schema is exactly revision {result.revision or 'base'}'s.")
     else:
-        print(f"The schema differs from revision {result.revision or 'base'}'s:")
+        _out(f"The schema differs from revision {result.revision or 'base'}'s:")
         for difference in result.differences:
-            print(f"  - {difference}")
+            _out(f"  - {difference}")
     return 0 if result.clean else 1
 
 
@@ -313,10 +318,10 @@ def cmd_current(args: argparse.Namespace) -> int:
         _print_json({"revision": state.revision, "head": state.head, "is_head": state.is_head})
         return 0
     if state.revision is None:
-        print("The database has no version yet (empty or not created by this tool): "
+        _out("The database has no version yet (empty or not created by this tool): "
               "run `mistral-db-manage upgrade head`.")
         return 0
-    print(f"{state.revision}{' (head)' if state.is_head else ''}")
+    _out(f"{state.revision}{' (head)' if state.is_head else ''}")
     return 0
 
 
@@ -327,12 +332,12 @@ def cmd_history(args: argparse.Namespace) -> int:
             _print_json([dataclasses.asdict(run) for run in runs])
             return 0
         if not runs:
-            print("No recorded runs.")
+            _out("No recorded runs.")
         for run in runs:
             span = f"{run.from_revision or '<base>'} -> {run.to_revision or '<base>'}"
             seconds = f"{run.seconds:.1f} s" if run.seconds is not None else "?"
             detail = f": {run.detail}" if run.detail else ""
-            print(f"{run.started_at:%Y-%m-%d %H:%M:%S} {run.user_name}@{run.host} "
+            _out(f"{run.started_at:%Y-%m-%d %H:%M:%S} {run.user_name}@{run.host} "
                   f"{run.command} {span} {run.outcome} ({seconds}){detail}")
         return 0
     settings = _settings(args, require_connection=False)
@@ -354,36 +359,36 @@ def cmd_history(args: argparse.Namespace) -> int:
             marks.append("current")
         mark = f" ({', '.join(marks)})" if marks else ""
         message = revision.message.replace("\n", " ")
-        print(f"{revision.down_revision or '<base>'} -> {revision.id}{mark}, {message}")
+        _out(f"{revision.down_revision or '<base>'} -> {revision.id}{mark}, {message}")
         if args.verbose:
-            print(f"    {revision.path}")
+            _out(f"    {revision.path}")
     return 0
 
 
 def cmd_stamp(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.sql:
-        api.stamp_sql(settings.connection, args.revision, output=sys.stdout,
+        api.stamp_sql(settings.connection, args.revision, output=PipeGuard(sys.stdout).as_stream(),
                       versions_dir=_versions_dir(args))
         return 0
     state = api.stamp(settings, args.revision, versions_dir=_versions_dir(args),
-                      lock_timeout=args.lock_timeout, events=_notify, force=args.force)
-    print(f"Stamped the database at {state.revision}.")
+                      lock_timeout=args.lock_timeout, events=notify, force=args.force)
+    _out(f"Stamped the database at {state.revision}.")
     return 0
 
 
 def cmd_heads(args: argparse.Namespace) -> int:
     for head in api.heads(_versions_dir(args)):
-        print(f"{head} (head)")
+        _out(f"{head} (head)")
     return 0
 
 
 def cmd_branches(args: argparse.Namespace) -> int:
     found = api.branches(_versions_dir(args))
     if not found:
-        print("No branches: the chain is a single line.")
+        _out("No branches: the chain is a single line.")
     for parent, children in found:
-        print(f"{parent or '<base>'} -> {', '.join(children)} (branchpoint)")
+        _out(f"{parent or '<base>'} -> {', '.join(children)} (branchpoint)")
     return 0
 
 
@@ -396,7 +401,7 @@ def cmd_revision(args: argparse.Namespace) -> int:
         settings=settings,
         versions_dir=_versions_dir(args),
     )
-    print(f"Generated {created.path} (revision {created.revision}, "
+    _out(f"Generated {created.path} (revision {created.revision}, "
           f"{created.operations} operation(s)).")
     for diff in created.unsupported:
         log.warning("not generated, write it by hand: %s", diff)
@@ -407,9 +412,9 @@ def cmd_check_migration(args: argparse.Namespace) -> int:
     problems = api.check_migration(versions_dir=_versions_dir(args))
     if problems:
         for problem in problems:
-            print(f"{PROG}: error: {problem}", file=sys.stderr)
+            print(f"{PROG}: error: {printable(problem)}", file=sys.stderr)
         return 1
-    print("The chain is a single line and its head matches the models.")
+    _out("The chain is a single line and its head matches the models.")
     return 0
 
 
@@ -417,18 +422,19 @@ def cmd_populate(args: argparse.Namespace) -> int:
     actions_only = args.command == "populate_actions"
     result = api.populate(
         _settings(args),
-        paths=[Path(p) for p in args.path],
+        paths=[Path(p) for p in getattr(args, "path", ())],
         dry_run=args.dry_run,
         prune=args.prune,
         actions_only=actions_only,
+        limits=DefinitionLimits(args.max_definition_kb),
         versions_dir=_versions_dir(args),
         lock_timeout=args.lock_timeout,
-        events=_notify,
+        events=notify,
     )
     for line in result.plan.lines(verbose=args.dry_run):
-        print(line)
+        _out(line)
     prefix = "Would do (dry run): " if args.dry_run else ""
-    print(prefix + result.plan.summary())
+    _out(prefix + result.plan.summary())
     return 0
 
 
@@ -452,23 +458,48 @@ COMMANDS = {
 }
 
 
+def _setup_logging(debug: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    shape = "%(levelname)s %(message)s" if debug else "%(message)s"
+    handler.setFormatter(PrintableFormatter(shape))
+    logging.basicConfig(level=logging.DEBUG if debug else logging.INFO, handlers=[handler])
+    if not debug:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def _unexpected(error: Exception, args: argparse.Namespace) -> MistralDbManageError | None:
+    """One line for a failure no command explained: a database error, or the system's."""
+    from .runner.failures import describe_database_error
+
+    described = describe_database_error(error, getattr(args, "connection_url", ""))
+    if described is None and isinstance(error, OSError) and error.strerror:
+        where = f": {error.filename}" if error.filename else ""
+        described = MistralDbManageError(f"{error.strerror}{where}")
+    return described
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.INFO,
-        format="%(levelname)s %(message)s" if args.debug else "%(message)s",
-        stream=sys.stderr,
-    )
-    if not args.debug:
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+    _setup_logging(args.debug)
     handler = COMMANDS[args.command]
     try:
-        return handler(args)
+        try:
+            return handler(args)
+        except (OutputClosed, BrokenPipeError):
+            silence_stdout()  # the reader (| head) has all it wanted
+            return 0
+        except MistralDbManageError:
+            raise
+        except Exception as error:
+            described = _unexpected(error, args)
+            if described is None or args.debug:
+                raise
+            raise described from error
     except MistralDbManageError as error:
         if args.debug:
             raise
-        print(f"{PROG}: error: {error}", file=sys.stderr)
+        print(f"{PROG}: error: {printable(error)}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

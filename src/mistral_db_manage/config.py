@@ -26,7 +26,7 @@ import glob
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mistral_db_manage.errors import ConfigError
@@ -88,6 +88,16 @@ class Settings:
     config_files: tuple[Path, ...]
     source: str
     deprecations: tuple[str, ...] = ()
+    #: the line of the file in ``source`` that sets ``connection`` (None: not from a file)
+    line: int | None = field(default=None, compare=False)
+
+    @property
+    def location(self) -> str:
+        """Where ``connection`` is set, for messages: the file and its line, or the source."""
+        if self.line is None:
+            return self.source
+        path, _space, option = self.source.rpartition(" [")
+        return f"{path}, line {self.line} ([{option})"
 
     @property
     def has_connection(self) -> bool:
@@ -167,6 +177,7 @@ def load_settings(
     parsed = [_parse_file(path) for path in paths]
     read = tuple(p.path for p in parsed)
     deprecations: tuple[str, ...] = ()
+    line: int | None = None
 
     if CONNECTION_ENV_VAR in env:
         raw = env[CONNECTION_ENV_VAR]
@@ -186,6 +197,7 @@ def load_settings(
         parsed_file, (section, option), value = found
         raw = value.text
         source = f"{parsed_file.path} [{section}] {option}"
+        line = value.lineno
         if (section, option) != _CANONICAL:
             deprecations = (
                 f"{parsed_file.path}, line {value.lineno}: option [{section}] {option} "
@@ -198,14 +210,17 @@ def load_settings(
                 "postgresql+psycopg2://mistral:PASSWORD@HOST/mistral"
             )
 
-    connection = _substitute(raw, source, parsed, depth=0)
+    where = source if line is None else f"{source.rpartition(' [')[0]}, line {line} " \
+        f"([{source.rpartition(' [')[2]})"
+    connection = _substitute(raw, where, parsed, depth=0)
     if not connection.strip() and require_connection:
         raise ConfigError(
-            f"{source} expands to an empty value; set it to a database URL such as "
+            f"{where} expands to an empty value; set it to a database URL such as "
             "postgresql+psycopg2://mistral:PASSWORD@HOST/mistral"
         )
     return Settings(
-        connection=connection, config_files=read, source=source, deprecations=deprecations
+        connection=connection, config_files=read, source=source, deprecations=deprecations,
+        line=line,
     )
 
 
@@ -222,10 +237,19 @@ def _first_existing(dirs: Iterable[Path], names: Iterable[str]) -> tuple[Path, .
     for name in names:
         for directory in dirs:
             candidate = _absolute(directory / name)
-            if candidate.exists():
+            if _exists(candidate):
                 found.append(candidate)
                 break
     return tuple(found)
+
+
+def _exists(path: Path) -> bool:
+    """Whether ``path`` exists; a default location this user may not look into does not."""
+    try:
+        path.stat()
+    except OSError:
+        return False
+    return True
 
 
 def _dir_entries(directory: Path) -> list[Path]:
@@ -451,10 +475,11 @@ def _substitute(value: str, source: str, parsed: Sequence[_ParsedFile], depth: i
             found = _lookup(parsed, section, option)
             if found is not None:
                 return _substitute(found, source, parsed, depth + 1)
+        # The name is not shown: it may well be the rest of a password.
         raise ConfigError(
-            f"{source} refers to ${name}, which is not set in the configuration; "
-            "oslo.config replaces $name with the value of option 'name', so write a "
-            "literal '$' (for example in a password) as '$$'"
+            f"{source} holds a '$' followed by a name that is not an option of the "
+            "configuration; oslo.config replaces $name with the value of option 'name', "
+            "so write a literal '$' (for example in a password) as '$$'"
         )
 
     return _SUBSTITUTION.sub(replace, value)

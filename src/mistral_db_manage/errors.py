@@ -74,3 +74,9 @@ class MigrationFailedError(MistralDbManageError):
 
 class DefinitionError(MistralDbManageError):
     """A workflow or action definition is invalid (names the file, line and key path)."""
+
+
+class UsageError(MistralDbManageError):
+    """The command line is wrong (options that do not go together, a bad value)."""
+
+    exit_code = 2

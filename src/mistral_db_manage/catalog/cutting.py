@@ -63,7 +63,7 @@ def cut_workflows(doc: Document, names: Sequence[str]) -> dict[str, str]:
 def _verify_cut(doc: Document, name: str, text: str) -> None:
     problem = None
     try:
-        cut = load_document(text, doc.filename)
+        cut = load_document(text, doc.filename, doc.limits)
     except DefinitionError as exc:
         problem = str(exc)
     else:

@@ -20,6 +20,8 @@ Errors
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -27,25 +29,43 @@ from mistral_db_manage.catalog.checks import Checker
 from mistral_db_manage.catalog.cutting import cut_workflows
 from mistral_db_manage.catalog.rows import ActionDefinition, WorkflowDefinition
 from mistral_db_manage.catalog.validate import validate_action, validate_workflow
-from mistral_db_manage.catalog.yamlmarks import load_document
+from mistral_db_manage.catalog.yamlmarks import load_document, too_large
 from mistral_db_manage.errors import DefinitionError
+from mistral_db_manage.limits import DefinitionLimits
 
 
-def read_definition_file(path: Path) -> str:
-    """The text of a definition file as Python reads it (UTF-8, universal newlines)."""
+def read_definition_file(path: Path, limits: DefinitionLimits | None = None) -> str:
+    """The text of a definition file as Python reads it (UTF-8, universal newlines).
+
+    Refuses what is not a regular file (a FIFO would block the read) and a
+    file over the size limit, before reading more than the limit.
+    """
+    limits = limits or DefinitionLimits()
     try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise DefinitionError(f"{path}:1: (document): the file is not UTF-8 text ({exc})") from None
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(descriptor, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise DefinitionError(f"{path}: not a regular file; give a YAML file")
+            if info.st_size > limits.max_bytes:
+                raise too_large(str(path), info.st_size, limits)
+            data = handle.read(limits.max_bytes + 1)
     except OSError as exc:
         raise DefinitionError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
+    if len(data) > limits.max_bytes:  # it grew while being read
+        raise too_large(str(path), len(data), limits)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DefinitionError(f"{path}:1: (document): the file is not UTF-8 text ({exc})") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def parse_workflows(
-    text: str, filename: str, *, source: str | None = None
+    text: str, filename: str, *, source: str | None = None, limits: DefinitionLimits | None = None
 ) -> list[WorkflowDefinition]:
     """Parse and validate a workflow file; one :class:`WorkflowDefinition` per workflow."""
-    doc = load_document(text, filename)
+    doc = load_document(text, filename, limits)
     check = Checker(doc)
     top = check.top_level(doc.value, "workflow")
     if "workflows" in top and "name" in top:
@@ -73,9 +93,11 @@ def parse_workflows(
     ]
 
 
-def parse_actions(text: str, filename: str, *, source: str | None = None) -> list[ActionDefinition]:
+def parse_actions(
+    text: str, filename: str, *, source: str | None = None, limits: DefinitionLimits | None = None
+) -> list[ActionDefinition]:
     """Parse and validate an ad-hoc action file; one :class:`ActionDefinition` per action."""
-    doc = load_document(text, filename)
+    doc = load_document(text, filename, limits)
     check = Checker(doc)
     top = check.top_level(doc.value, "action")
     return [

@@ -16,7 +16,11 @@ Three sources, read in this order:
    the entry point and its distribution.
 3. **Directories** named by the operator (``populate --path DIR``, repeatable):
    every ``*.yaml``/``*.yml`` file directly in the directory, in sorted
-   order.  A missing directory is an error.
+   order.  A missing directory is an error; an entry with such a name that
+   is not a regular file (a dangling or looping symbolic link, a FIFO, a
+   directory) is skipped, and named through the caller's ``on_skip``.
+
+Every file is read within :class:`~mistral_db_manage.limits.DefinitionLimits`.
 
 Actions come only from (1); workflows from (2) and (3).  Each definition keeps
 its ``source`` (a readable label) for messages.  A name defined twice (two
@@ -25,16 +29,22 @@ workflows, or two actions) is an error naming both places.
 
 from __future__ import annotations
 
+import errno
 import importlib.metadata
 import importlib.resources
 import os
-from collections.abc import Iterable, Sequence
+import stat
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from mistral_db_manage.catalog.parse import parse_actions, parse_workflows, read_definition_file
 from mistral_db_manage.catalog.rows import ActionDefinition, CatalogDefinition, WorkflowDefinition
 from mistral_db_manage.errors import DefinitionError
+from mistral_db_manage.limits import DefinitionLimits
+
+#: told, in one line, about each file of a --path directory that is skipped
+SkipCallback = Callable[[str], None]
 
 ENTRY_POINT_GROUP = "mistral.preinstalled_workflows"
 BUNDLED_PACKAGE = "mistral_db_manage.catalog"
@@ -72,7 +82,7 @@ def _distribution_label(entry_point: importlib.metadata.EntryPoint) -> str:
     return f"distribution {dist.name} {dist.version}"
 
 
-def entry_point_workflow_files() -> list[SourceFile]:
+def entry_point_workflow_files(limits: DefinitionLimits | None = None) -> list[SourceFile]:
     """The workflow files advertised through ``mistral.preinstalled_workflows``."""
     entry_points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
     ordered = sorted(
@@ -102,7 +112,8 @@ def entry_point_workflow_files() -> list[SourceFile]:
             ) from exc
         for path in _paths_from(label, result):
             files.append(
-                SourceFile(filename=str(path), text=read_definition_file(path), source=label)
+                SourceFile(filename=str(path), text=read_definition_file(path, limits),
+                           source=label)
             )
     return files
 
@@ -125,7 +136,29 @@ def _paths_from(label: str, result: object) -> list[Path]:
     return paths
 
 
-def directory_workflow_files(directories: Sequence[Path]) -> list[SourceFile]:
+def _not_a_file(path: Path) -> str | None:
+    """Why ``path`` is not a regular file to read (None when it is one)."""
+    try:
+        info = path.stat()
+    except OSError as error:
+        if path.is_symlink():
+            return ("a symbolic link that loops" if error.errno == errno.ELOOP
+                    else "a symbolic link to nothing")
+        return error.strerror or "cannot be examined"
+    if stat.S_ISREG(info.st_mode):
+        return None
+    if stat.S_ISDIR(info.st_mode):
+        return "a directory"
+    if stat.S_ISFIFO(info.st_mode):
+        return "a FIFO (named pipe)"
+    return "not a regular file"
+
+
+def directory_workflow_files(
+    directories: Sequence[Path],
+    limits: DefinitionLimits | None = None,
+    on_skip: SkipCallback | None = None,
+) -> list[SourceFile]:
     """The ``*.yaml``/``*.yml`` files directly in each directory, sorted by name."""
     files: list[SourceFile] = []
     for directory in directories:
@@ -134,11 +167,25 @@ def directory_workflow_files(directories: Sequence[Path]) -> list[SourceFile]:
         if not directory.is_dir():
             raise DefinitionError(f"{directory}: not a directory (given with --path)")
         label = f"directory {directory}"
-        for path in sorted(directory.iterdir(), key=lambda p: p.name):
-            if path.suffix in YAML_SUFFIXES and path.is_file():
-                files.append(
-                    SourceFile(filename=str(path), text=read_definition_file(path), source=label)
-                )
+        try:
+            entries = sorted(directory.iterdir(), key=lambda p: p.name)
+        except OSError as error:
+            raise DefinitionError(
+                f"{directory}: cannot list the directory ({error.strerror or error}); "
+                "given with --path"
+            ) from None
+        for path in entries:
+            if path.suffix not in YAML_SUFFIXES:
+                continue
+            reason = _not_a_file(path)
+            if reason is not None:
+                if on_skip is not None:
+                    on_skip(f"skipped {path}: {reason}")
+                continue
+            files.append(
+                SourceFile(filename=str(path), text=read_definition_file(path, limits),
+                           source=label)
+            )
     return files
 
 
@@ -157,13 +204,19 @@ def check_unique_names(definitions: Iterable[CatalogDefinition]) -> None:
 
 
 def collect_definitions(
-    paths: Sequence[Path], *, include_workflows: bool
+    paths: Sequence[Path],
+    *,
+    include_workflows: bool,
+    limits: DefinitionLimits | None = None,
+    on_skip: SkipCallback | None = None,
 ) -> list[CatalogDefinition]:
     """Parse and validate every standard definition: bundled actions, then workflows.
 
     *paths* are the ``--path`` directories; they and the entry points are read
     only when *include_workflows* is true (``populate``; ``populate_actions``
-    passes false).  Raises :class:`DefinitionError` on the first problem.
+    passes false).  Every file is read and parsed within *limits*; each
+    skipped file of a directory is told to *on_skip*.  Raises
+    :class:`DefinitionError` on the first problem.
     """
     definitions: list[CatalogDefinition] = []
     for file in bundled_action_files():
@@ -172,7 +225,13 @@ def collect_definitions(
         )
         definitions.extend(actions)
     if include_workflows:
-        for file in [*entry_point_workflow_files(), *directory_workflow_files(paths)]:
-            definitions.extend(parse_workflows(file.text, file.filename, source=file.source))
+        files = [
+            *entry_point_workflow_files(limits),
+            *directory_workflow_files(paths, limits, on_skip),
+        ]
+        for file in files:
+            definitions.extend(
+                parse_workflows(file.text, file.filename, source=file.source, limits=limits)
+            )
     check_unique_names(definitions)
     return definitions

@@ -5,6 +5,16 @@ then build plain values), keeping the line of every key path so that an error
 can say ``file:line: path.to.key: what is wrong``.  Only the YAML that
 Mistral's DSL uses is accepted: mappings, sequences and plain scalars; custom
 tags, dates, duplicate keys and non-finite numbers are rejected.
+
+Loading costs at most what :class:`~mistral_db_manage.limits.DefinitionLimits`
+allows, whatever the text: a text over the size limit is refused before it
+is parsed; collections nest at most :data:`~mistral_db_manage.limits.MAX_YAML_DEPTH`
+deep; aliases and merge keys (which repeat what they refer to, so that nine
+lines can stand for a billion values) may expand the document to at most
+``max_nodes`` values and ``4 * max_bytes`` characters of scalars; numbers are
+at most :data:`~mistral_db_manage.limits.MAX_NUMBER_CHARACTERS` long (turning
+a long digit string into an int takes quadratic time).  Each refusal is a
+:class:`~mistral_db_manage.errors.DefinitionError` naming the file and line.
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from mistral_db_manage.errors import DefinitionError
+from mistral_db_manage.limits import MAX_NUMBER_CHARACTERS, MAX_YAML_DEPTH, DefinitionLimits
 
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
@@ -25,6 +36,10 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 _SCALAR_TAGS = frozenset(
     f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null")
 )
+_DEFAULT_LIMITS = DefinitionLimits()
+_NUMBER_TAGS = frozenset({"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"})
+#: how many characters of scalars the expanded document may hold, per byte of the size limit
+_EXPANSION_FACTOR = 4
 
 
 KeyPath = tuple[Any, ...]
@@ -47,8 +62,48 @@ def format_path(path: KeyPath) -> str:
     return out
 
 
+class _TooDeep(yaml.MarkedYAMLError):
+    """Collections nest deeper than :data:`MAX_YAML_DEPTH`."""
+
+
+class _TooMany(yaml.MarkedYAMLError):
+    """The text holds more values than the limit (each costs about 50 µs to compose)."""
+
+
 class _Loader(yaml.SafeLoader):
-    """A SafeLoader used in two steps: compose (nodes keep their marks), then build values."""
+    """A SafeLoader used in two steps: compose (nodes keep their marks), then build values.
+
+    Composing refuses nesting deeper than :data:`MAX_YAML_DEPTH` (PyYAML's
+    composer recurses once per level) and more than ``max_nodes`` values
+    (aliases included), before their cost is paid.
+    """
+
+    def __init__(self, stream: str, max_nodes: int) -> None:
+        super().__init__(stream)
+        self.depth = 0
+        self.composed = 0
+        self.max_nodes = max_nodes
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        self.depth += 1
+        self.composed += 1
+        try:
+            if self.composed > self.max_nodes:
+                raise _TooMany(
+                    problem=f"the YAML holds or expands to more than {self.max_nodes} values; "
+                    "a real definition holds far fewer: check the file, or raise "
+                    "--max-definition-kb",
+                    problem_mark=self.peek_event().start_mark,  # type: ignore[no-untyped-call]
+                )
+            if self.depth > MAX_YAML_DEPTH:
+                raise _TooDeep(
+                    problem=f"collections nest more than {MAX_YAML_DEPTH} levels deep",
+                    problem_mark=self.peek_event().start_mark,  # type: ignore[no-untyped-call]
+                )
+            node: Node | None = super().compose_node(parent, index)
+            return node
+        finally:
+            self.depth -= 1
 
 
 @dataclass(frozen=True)
@@ -58,6 +113,7 @@ class Document:
     root: Node
     value: Any
     lines: dict[KeyPath, int]
+    limits: DefinitionLimits = _DEFAULT_LIMITS
 
     def line_of(self, path: KeyPath) -> int:
         while path and path not in self.lines:
@@ -70,8 +126,14 @@ class Document:
         )
 
 
-def load_document(text: str, filename: str) -> Document:
-    loader = _Loader(text)
+def load_document(
+    text: str, filename: str, limits: DefinitionLimits | None = None
+) -> Document:
+    limits = limits or _DEFAULT_LIMITS
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > limits.max_bytes:
+        raise too_large(filename, size, limits)
+    loader = _Loader(text, limits.max_nodes)
     try:
         try:
             root = loader.get_single_node()
@@ -81,11 +143,24 @@ def load_document(text: str, filename: str) -> Document:
             raise _yaml_error(filename, text, exc) from None
         if root is None:
             raise DefinitionError(f"{filename}:1: (document): the file holds no YAML document")
-        builder = _Builder(loader, filename, text)
+        builder = _Builder(loader, filename, text, limits)
         value = builder.build(root, ())
-        return Document(filename, text, root, value, builder.lines)
+        return Document(filename, text, root, value, builder.lines, limits)
+    except RecursionError:
+        raise DefinitionError(
+            f"{filename}:1: (document): YAML aliases or merge keys refer to each other "
+            f"too deeply; a definition nests at most {MAX_YAML_DEPTH} levels"
+        ) from None
     finally:
         loader.dispose()
+
+
+def too_large(filename: str, size: int, limits: DefinitionLimits) -> DefinitionError:
+    """The error for a definition file over the size limit."""
+    return DefinitionError(
+        f"{filename}:1: (document): the file is {size} bytes, more than the limit of "
+        f"{limits.max_kb} KiB for a definition; split it, or raise --max-definition-kb"
+    )
 
 
 def _yaml_error(filename: str, text: str, exc: yaml.YAMLError) -> DefinitionError:
@@ -154,12 +229,56 @@ def _enclosing_keys(text: str, line: int) -> KeyPath:
 class _Builder:
     """Builds Python values from nodes, recording the line of every key and item."""
 
-    def __init__(self, loader: _Loader, filename: str, text: str) -> None:
+    def __init__(self, loader: _Loader, filename: str, text: str,
+                 limits: DefinitionLimits) -> None:
         self.loader = loader
         self.filename = filename
         self.text = text
         self.lines: dict[KeyPath, int] = {}
         self._open: set[int] = set()
+        self.limits = limits
+        self.nodes = 0  # values built so far, each alias counted again
+        self.characters = 0  # characters of the scalars built so far
+        self._merged: dict[int, int] = {}
+
+    def count(self, node: Node, path: KeyPath) -> None:
+        """Count one more value; refuse the document when aliases expanded it too far."""
+        self.nodes += 1
+        if isinstance(node, ScalarNode):
+            self.characters += len(node.value)
+        if (self.nodes > self.limits.max_nodes
+                or self.characters > _EXPANSION_FACTOR * self.limits.max_bytes):
+            self.fail(node, path, self._expanded())
+        if len(path) > MAX_YAML_DEPTH:
+            self.fail(node, path, f"values nest more than {MAX_YAML_DEPTH} levels deep "
+                                  "(through YAML aliases)")
+
+    def _expanded(self) -> str:
+        return (
+            f"the YAML holds or expands to more than {self.limits.max_nodes} values or "
+            f"{_EXPANSION_FACTOR * self.limits.max_bytes} characters (YAML aliases and merge "
+            "keys repeat what they refer to); a real definition holds far fewer: check "
+            "the file, or raise --max-definition-kb"
+        )
+
+    def merged_length(self, node: MappingNode) -> int:
+        """How many key/value pairs ``node`` has once its merge keys are flattened."""
+        known = self._merged.get(id(node))
+        if known is not None:
+            return known
+        total = 0
+        for key, value in node.value:
+            if key.tag != _MERGE_TAG:
+                total += 1
+                continue
+            sources = value.value if isinstance(value, SequenceNode) else [value]
+            for source in sources:
+                if isinstance(source, MappingNode):
+                    total += self.merged_length(source)
+            if total > self.limits.max_nodes:
+                break
+        self._merged[id(node)] = total
+        return total
 
     def fail(self, node: Node, path: KeyPath, message: str) -> NoReturn:
         raise DefinitionError(
@@ -167,6 +286,7 @@ class _Builder:
         )
 
     def build(self, node: Node, path: KeyPath) -> Any:
+        self.count(node, path)
         self.lines.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, ScalarNode):
             return self.scalar(node, path)
@@ -193,6 +313,8 @@ class _Builder:
         if node.tag != _MAP_TAG:
             self.fail(node, path, f"the YAML tag {node.tag!r} is not allowed here")
         explicit = {id(key) for key, _ in node.value if key.tag != _MERGE_TAG}
+        if self.merged_length(node) > self.limits.max_nodes:
+            self.fail(node, path, self._expanded())
         try:
             self.loader.flatten_mapping(node)
         except yaml.MarkedYAMLError as exc:
@@ -202,6 +324,7 @@ class _Builder:
         for key_node, value_node in node.value:
             if not isinstance(key_node, ScalarNode):
                 self.fail(key_node, path, "a mapping key must be a plain value")
+            self.count(key_node, path)
             key = self.scalar(key_node, path)
             key_path = (*path, key)
             line = key_node.start_mark.line + 1
@@ -227,6 +350,12 @@ class _Builder:
                 path,
                 f"the value {node.value!r} is {what}, which is not allowed; "
                 "quote it to make it a string",
+            )
+        if node.tag in _NUMBER_TAGS and len(node.value) > MAX_NUMBER_CHARACTERS:
+            self.fail(
+                node, path,
+                f"a number of {len(node.value)} characters is longer than the "
+                f"{MAX_NUMBER_CHARACTERS} allowed; quote it to make it a string",
             )
         try:
             value = self.loader.construct_object(node, deep=True)

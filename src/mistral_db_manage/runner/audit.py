@@ -14,7 +14,6 @@ is this tool's, not Mistral's, and schema comparisons leave it out.
 
 from __future__ import annotations
 
-import getpass
 import socket
 import time
 import uuid
@@ -26,6 +25,7 @@ from sqlalchemy import Column, DateTime, Float, MetaData, String, Table, Text, i
 from sqlalchemy.engine import Connection
 
 from .galera import cluster_wide_ddl
+from .identity import os_user
 
 RUNS_TABLE_NAME = "mistral_db_manage_runs"
 
@@ -76,10 +76,8 @@ def new_run_id() -> str:
 
 
 def user_name() -> str:
-    try:
-        return getpass.getuser()[:255]
-    except (KeyError, OSError):
-        return "unknown"
+    """The operating-system user (from the uid, not from the environment)."""
+    return os_user()[:255]
 
 
 def host_name() -> str:

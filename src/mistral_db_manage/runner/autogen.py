@@ -24,7 +24,7 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection
 from sqlalchemy.types import TypeEngine
 
-from ..errors import ChainError, MistralDbManageError, RevisionError
+from ..errors import ChainError, RevisionError
 from ..migrations import ops
 from ..migrations.model_operations import head_operations, redundant_uniques, state_from_metadata
 from ..migrations.ops import Operation
@@ -33,6 +33,12 @@ from ..schema.history import state_at
 from ..schema.models import metadata
 from .chain import Chain
 from .database import OWN_TABLES
+from .revision_file import (
+    check_message,
+    check_revision_id,
+    docstring_literal,
+    write_revision_file,
+)
 
 TEMPLATE = '''"""{message}
 
@@ -210,20 +216,16 @@ def write_revision(
     rev_id: str | None = None,
     notes: Sequence[str] = (),
 ) -> Path:
-    if not message.strip():
-        raise MistralDbManageError("a revision needs a message: -m \"what it does\"")
+    check_message(message)
     revision_id = rev_id or next_revision_id(chain)
-    if not re.fullmatch(r"[A-Za-z0-9_]{1,32}", revision_id):
-        raise RevisionError(
-            f"invalid revision id {revision_id!r}: use up to 32 letters, digits or _"
-        )
+    check_revision_id(revision_id)
     if revision_id in chain:
         raise RevisionError(f"revision {revision_id!r} already exists: choose another --rev-id")
     if any(directory.glob(f"{revision_id}_*.py")):
         raise ChainError(f"a file for revision {revision_id!r} already exists in {directory}")
     text = render_revision(revision_id, chain.head, message, operations, notes=notes)
     path = directory / f"{revision_id}_{slug(message)}.py"
-    path.write_text(text, encoding="utf-8")
+    write_revision_file(path, text, revision_id, chain.head, message)
     return path
 
 
@@ -256,8 +258,8 @@ def render_revision(
         imports.append("from mistral_db_manage.schema.types import " + ", ".join(type_names))
     for note in notes:
         rendered += f"    # not generated, write by hand: {note}\n"
-    return TEMPLATE.format(
-        message=message.strip().replace('"""', "'''"),
+    text = TEMPLATE.format(
+        message=docstring_literal(message),
         revision=revision_id,
         down_revision=down_revision or "None",
         down_repr=repr(down_revision),
@@ -265,3 +267,4 @@ def render_revision(
         imports="\n".join(imports) + ("\n" if imports else ""),
         operations=rendered,
     )
+    return text

@@ -55,11 +55,29 @@ def _literal(module: ast.Module, name: str) -> Any:
 def read_revision_file(path: Path) -> Revision:
     """Read a revision's id, down revision and message without importing it."""
     try:
-        module = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        text = path.read_text(encoding="utf-8")
+    except (OSError, ValueError) as error:
+        raise ChainError(f"{path}: not a valid revision file ({_one_line(error)})") from None
+    return read_revision_text(text, path)
+
+
+def _one_line(error: BaseException) -> str:
+    lines = str(error).splitlines() or [type(error).__name__]
+    return lines[0].encode("unicode_escape", "backslashreplace").decode("ascii")
+
+
+def read_revision_text(text: str, path: Path) -> Revision:
+    """The id, down revision and message of the revision source ``text`` (from ``path``)."""
+    try:
+        module = ast.parse(text, filename=str(path))
         revision_id = _literal(module, "revision")
         down_revision = _literal(module, "down_revision")
-    except (OSError, SyntaxError, ValueError, KeyError) as error:
-        raise ChainError(f"{path}: not a valid revision file ({error})") from error
+    except KeyError as error:
+        raise ChainError(f"{path}: not a valid revision file (no {error} = ...)") from None
+    except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError) as error:
+        raise ChainError(
+            f"{path}: not a valid revision file ({_one_line(error)}); fix or remove it"
+        ) from None
     if not isinstance(revision_id, str) or not (
         down_revision is None or isinstance(down_revision, str)
     ):
@@ -198,17 +216,36 @@ class Chain:
                 raise ChainError(f"{revision.path}: cannot be imported")
             module = importlib.util.module_from_spec(spec)
             sys.modules[name] = module  # as an import would: visible to whoever asks
-            spec.loader.exec_module(module)
+            try:
+                spec.loader.exec_module(module)
+            except Exception as error:
+                sys.modules.pop(name, None)
+                raise ChainError(
+                    f"{revision.path}: the revision cannot be loaded "
+                    f"({type(error).__name__}: {_one_line(error)}); fix or remove it"
+                ) from error
             self._modules[revision_id] = module
         return self._modules[revision_id]
 
     def operations(self, revision_id: str) -> list[Operation]:
+        from ..migrations.ops import Operation  # imported when a revision runs (start-up time)
+
         module = self.module(revision_id)
+        path = self.get(revision_id).path
         operations = getattr(module, "operations", None)
         if operations is None:
+            raise ChainError(f"{path}: has no `operations` list")
+        if not isinstance(operations, (list, tuple)):
             raise ChainError(
-                f"{self.get(revision_id).path.name}: has no `operations` list"
+                f"{path}: `operations` must be a list of operations, not "
+                f"{type(operations).__name__}"
             )
+        for number, operation in enumerate(operations, start=1):
+            if not isinstance(operation, Operation):
+                raise ChainError(
+                    f"{path}: operation {number} is a {type(operation).__name__}, not an "
+                    "operation (CreateTable, AddColumn, Sql, ...)"
+                )
         return list(operations)
 
     @cached_property
@@ -217,10 +254,27 @@ class Chain:
 
 
 def scan_directory(directory: Path) -> list[Revision]:
+    """The revision files of ``directory`` (``*.py`` not starting with ``_``), read.
+
+    A directory that is missing, unreadable or holds no revision is a
+    :class:`ChainError`.
+    """
     if not directory.is_dir():
         raise ChainError(f"revision directory {directory} does not exist")
-    return [
-        read_revision_file(path)
-        for path in sorted(directory.glob("*.py"))
-        if not path.name.startswith("_")
-    ]
+    try:
+        paths = sorted(p for p in directory.glob("*.py") if not p.name.startswith(("_", ".")))
+    except OSError as error:
+        raise ChainError(
+            f"cannot list the revision directory {directory} ({error.strerror or error})"
+        ) from None
+    if not paths:
+        raise ChainError(
+            f"revision directory {directory} holds no revision files (*.py); "
+            "check --versions-dir"
+        )
+    return [read_revision_file(path) for path in paths]
+
+
+def duplicate_problems(revisions: Sequence[Revision]) -> list[str]:
+    """The duplicate ids among ``revisions`` (the first problems :func:`find_problems` lists)."""
+    return [p for p in find_problems(revisions) if p.startswith("duplicate revision id")]

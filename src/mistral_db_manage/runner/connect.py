@@ -58,6 +58,7 @@ from .dburl import (
     sqlite_file,
 )
 from .driver import CONNECT_TIMEOUT_SECONDS
+from .failures import describe_database_error
 
 __all__ = [
     "CONNECT_TIMEOUT_SECONDS",
@@ -169,6 +170,9 @@ def create_engine_checked(connection: str | DatabaseUrl, **kwargs: Any) -> Engin
     except ImportError as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DriverMissingError(f"{_install_hint(configured)} (import error: {reason})") from None
+    except (TypeError, ValueError, LookupError) as exc:
+        # the dialect converts some ?parameters (read_timeout=abc) when the engine is made
+        raise _rejected_by_driver(configured, exc) from None
 
 
 # --------------------------------------------------------------------------- connecting
@@ -184,17 +188,69 @@ def connect_checked(engine: Engine) -> Connection:
     argument taken from the URL's query string.
     """
     try:
-        return engine.connect()
+        connection = engine.connect()
     except sa_exc.DBAPIError as exc:
         raise describe_connect_error(engine.url, exc.orig) from None
-    except TypeError as exc:
-        # Unknown query-string parameters reach the driver's connect() call.
-        url = from_sqlalchemy(engine.url)
-        raise ConfigError(
-            f"the database driver rejected an option of [database] connection "
-            f"{url.masked()}: {_scrub(_first_line(exc), url)}; "
-            "remove or correct the ?parameter in the URL"
-        ) from None
+    except (TypeError, ValueError, LookupError, AttributeError) as exc:
+        # The URL's parts reach the driver's connect() call, which may choke on
+        # them: an unknown or malformed ?parameter, a password it cannot encode.
+        raise _rejected_by_driver(from_sqlalchemy(engine.url), exc) from None
+    if engine.dialect.name == "sqlite":
+        _probe_sqlite(engine, connection)
+    return connection
+
+
+def _rejected_by_driver(url: DatabaseUrl, exc: BaseException) -> ConfigError:
+    """The driver's connect() refused a part of the URL: say which, if it can be told."""
+    if url.driver == "pymysql" and isinstance(exc, UnicodeEncodeError):
+        for part, value in (("password", url.password), ("user name", url.username)):
+            if value is not None and not _latin1(value):
+                return ConfigError(
+                    f"PyMySQL sends the {part} in Latin-1, and the {part} in [database] "
+                    f"connection {url.masked()} holds characters outside it; use a {part} "
+                    "of Latin-1 characters (change it on the server too)"
+                )
+    charset = url.query_mapping.get("charset")
+    if url.driver == "pymysql" and isinstance(exc, AttributeError) and isinstance(charset, str):
+        return ConfigError(
+            f"the MySQL character set {charset!r} of [database] connection {url.masked()} "
+            "is unknown to PyMySQL; use ?charset=utf8mb4 (or utf8)"
+        )
+    reason = f"{type(exc).__name__}: {_scrub(_first_line(exc), url)}"
+    return ConfigError(
+        f"the database driver rejected an option of [database] connection "
+        f"{url.masked()} ({reason}); remove or correct the ?parameter in the URL"
+    )
+
+
+def _latin1(text: str) -> bool:
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _probe_sqlite(engine: Engine, connection: Connection) -> None:
+    """Read the SQLite file's header now, so that a file that is not a database
+    (or is damaged) is reported here, in one line, before anything else."""
+    # Through the driver, outside any transaction: a SQLAlchemy statement would begin
+    # one (BEGIN IMMEDIATE on this tool's engines) before the migration lock is held.
+    driver_connection = connection.connection.dbapi_connection
+    assert driver_connection is not None
+    try:
+        cursor = driver_connection.cursor()
+        try:
+            cursor.execute("PRAGMA schema_version")
+            cursor.fetchall()
+        finally:
+            cursor.close()
+    except Exception as exc:
+        described = describe_database_error(exc, from_sqlalchemy(engine.url))
+        if described is None:
+            raise
+        connection.close()
+        raise described from None
 
 
 @contextmanager

@@ -43,8 +43,10 @@ accepts, each of which fails later or silently means something else:
   dialect refuses both when the engine is created.
 
 No message of this module shows any part of a password: parsed URLs are shown
-by :meth:`DatabaseUrl.masked`, unparseable ones by :func:`mask_raw` (from
-:mod:`.urlmask`, which holds the masking rules).
+by :meth:`DatabaseUrl.masked`, and a URL that cannot be parsed is not shown
+at all (the caller names where it is configured).  :func:`mask_raw` (from
+:mod:`.urlmask`, which holds the masking rules) renders unparseable text for
+callers that must show something.
 """
 
 from __future__ import annotations
@@ -366,9 +368,9 @@ def parse_url(raw: str) -> DatabaseUrl:
         _check_not_misread(pieces)
         port = None if pieces.port is None else _port_number(pieces.port)
     except _Unparseable as problem:
+        # Not echoed, even masked: what cannot be parsed cannot be masked reliably.
         raise ConfigError(
-            f"[database] connection {mask_raw(text)!r} is not a valid database URL "
-            f"({problem}); {_EXPECTED}"
+            f"[database] connection is not a valid database URL ({problem}); {_EXPECTED}"
         ) from None
 
     return _checked(

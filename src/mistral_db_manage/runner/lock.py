@@ -17,21 +17,23 @@ version afterwards: the previous holder may have done the work.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
-import getpass
 import logging
 import os
 import socket
+import stat
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
-from ..errors import LockTimeoutError
+from ..errors import DatabaseConnectionError, LockTimeoutError
 from . import lockrow
 from .heartbeat import Heartbeat
+from .identity import os_user
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -51,11 +53,7 @@ WaitCallback = Callable[[str], None]
 
 
 def whoami() -> str:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return f"mistral-db-manage {user}@{socket.gethostname()} pid {os.getpid()}"
+    return f"mistral-db-manage {os_user()}@{socket.gethostname()} pid {os.getpid()}"
 
 
 @dataclass
@@ -197,38 +195,102 @@ def _wait_for(
 def sqlite_file_lock(
     path: Path | None, timeout: float, notify: WaitCallback, report_every: float = 30.0
 ) -> Iterator[None]:
-    """An ``flock`` on ``<path>.lock``; none for an in-memory database (``path`` None)."""
+    """An ``flock`` on ``<path>.lock``; none for an in-memory database (``path`` None).
+
+    The lock file gets the database file's mode and group (0600 before the
+    database exists), and is deleted on release.  Because a waiting process
+    may have opened the file just before it was deleted, a holder checks
+    after locking that the name still leads to the file it locked, and
+    starts again otherwise.  A database or directory that this user cannot
+    write is refused here, before a writing command does anything.
+    """
     if path is None:
         yield
         return
     lock_path = path.with_name(path.name + ".lock")
-    handle = open(lock_path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the block
+    _check_writable(path)
+    handle: IO[str] | None = None
+
+    def try_acquire() -> bool:
+        nonlocal handle
+        if handle is None:
+            handle = _open_lock_file(lock_path, path)
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        if not _same_file(handle, lock_path):  # deleted by the holder that released it
+            handle.close()
+            handle = None
+            return False
+        handle.seek(0)
+        handle.truncate()
+        handle.write(whoami() + "\n")
+        handle.flush()
+        return True
+
+    def holder() -> str:
+        try:
+            return lock_path.read_text(encoding="utf-8").strip() or "another process"
+        except (OSError, UnicodeDecodeError):
+            return "another process"
+
     try:
-
-        def try_acquire() -> bool:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return False
-            handle.seek(0)
-            handle.truncate()
-            handle.write(whoami() + "\n")
-            handle.flush()
-            return True
-
-        def holder() -> str:
-            try:
-                return lock_path.read_text(encoding="utf-8").strip() or "another process"
-            except OSError:
-                return "another process"
-
         _wait_for(try_acquire, holder, timeout, notify, report_every)
+        assert handle is not None
         try:
             yield
         finally:
-            handle.seek(0)
-            handle.truncate()
-            handle.flush()
+            with contextlib.suppress(OSError):
+                lock_path.unlink()
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
     finally:
+        if handle is not None:
+            handle.close()
+
+
+def _check_writable(path: Path) -> None:
+    directory = path.parent
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise DatabaseConnectionError(
+            f"the directory {directory} of the SQLite database is not writable for "
+            f"{os_user()}; SQLite writes its journal and this tool its lock file there: "
+            "run as the database's owner or make the directory writable; nothing was changed"
+        )
+    if path.exists() and not os.access(path, os.W_OK):
+        raise DatabaseConnectionError(
+            f"the SQLite database {path} is read-only for {os_user()}; run as its owner "
+            "or make it writable; nothing was changed"
+        )
+
+
+def _open_lock_file(lock_path: Path, database: Path) -> IO[str]:
+    """The lock file, opened for writing; created 0600, then given the database's mode."""
+    try:
+        descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    except OSError as error:
+        raise DatabaseConnectionError(
+            f"cannot open the migration lock file {lock_path} ({error.strerror or error}); "
+            "run as the database's owner, or remove the file if no run is in progress"
+        ) from None
+    handle = os.fdopen(descriptor, "r+", encoding="utf-8")
+    try:
+        info = os.fstat(descriptor)
+        if info.st_uid == os.geteuid() and database.exists():
+            like = database.stat()
+            os.fchmod(descriptor, stat.S_IMODE(like.st_mode) & 0o666)
+            with contextlib.suppress(PermissionError):
+                os.fchown(descriptor, -1, like.st_gid)
+    except BaseException:
         handle.close()
+        raise
+    return handle
+
+
+def _same_file(handle: IO[str], path: Path) -> bool:
+    try:
+        named = path.stat()
+    except FileNotFoundError:
+        return False
+    held = os.fstat(handle.fileno())
+    return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)

@@ -33,7 +33,6 @@ heartbeat's row is never locked by the migration itself.
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import os
 import socket
@@ -59,6 +58,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.expression import Executable
 
 from .galera import cluster_wide_ddl
+from .identity import os_user
 
 LOCK_TABLE_NAME = "mistral_db_manage_lock"
 #: the one row's name
@@ -136,11 +136,8 @@ class Claimant:
 
 
 def claimant(token: str, command: str, lease_seconds: int) -> Claimant:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    owner = f"mistral-db-manage {command} by {user}@{socket.gethostname()} pid {os.getpid()}"
+    owner = (f"mistral-db-manage {command} by {os_user()}@{socket.gethostname()} "
+             f"pid {os.getpid()}")
     return Claimant(token, owner[:255], this_process(), lease_seconds)
 
 

@@ -32,6 +32,7 @@ from sqlalchemy import func, select
 from sqlalchemy import table as table_clause
 
 from ..errors import RevisionError
+from ..limits import DEFAULT_KEEP_BACKUPS
 from . import audit
 from .audit import AuditRun
 from .backup import backup_sqlite
@@ -69,6 +70,8 @@ class UpgradeOptions:
     lock_lease: float = DEFAULT_LEASE
     #: the command recorded in the audit trail
     command: str = "upgrade"
+    #: SQLite: how many backups of the file to keep (the newest)
+    keep_backups: int = DEFAULT_KEEP_BACKUPS
 
 
 @dataclass(frozen=True)
@@ -203,7 +206,7 @@ class Migrator:
             if not options.force:
                 refuse_drift(database, self.chain, plan, snapshot)
             if options.backup and plan.current is not None:
-                self._backup(database, plan.current)
+                self._backup(database, plan.current, options.keep_backups)
             self._execute(database, plan, options.command)
         return UpgradeResult(plan.current, plan.target, plan.revision_ids, plan.strategy)
 
@@ -234,11 +237,11 @@ class Migrator:
         if self.hold is not None:
             self.hold.check()
 
-    def _backup(self, database: Database, start: str) -> None:
+    def _backup(self, database: Database, start: str, keep: int) -> None:
         path = database.sqlite_file
         if path is None:
             return
-        copy = backup_sqlite(path, start)
+        copy = backup_sqlite(path, start, keep=keep)
         self.events(Notice(
             f"backed up {path.name} (at {start}) to {copy}; to restore it, stop Mistral "
             f"and copy it back over {path}"
