@@ -15,191 +15,38 @@ import argparse
 import dataclasses
 import json
 import logging
-import math
+import os
+import shlex
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import api
+from .cliparse import PROG, build_parser, config_sources
 from .config import Settings, load_settings
 from .display import Progress, notify, title
 from .errors import ConfigError, MistralDbManageError, UsageError
-from .limits import (
-    DEFAULT_KEEP_BACKUPS,
-    DEFAULT_MAX_DEFINITION_KB,
-    NODES_PER_KB,
-    DefinitionLimits,
-)
+from .limits import DefinitionLimits
 from .runner.dburl import parse_url
 from .terminal import OutputClosed, PipeGuard, PrintableFormatter, printable, silence_stdout
 
 if TYPE_CHECKING:
     from .runner.plan import UpgradePlan
 
-PROG = "mistral-db-manage"
 #: exit status of ``status``/``upgrade --plan`` when upgrades are pending
 EXIT_PENDING = 3
 log = logging.getLogger("mistral_db_manage")
 
 
-def _lease_seconds(value: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r}") from None
-    if not 3 <= seconds <= 3600:
-        raise argparse.ArgumentTypeError(f"{value} is outside 3 to 3600 seconds")
-    return seconds
 def _out(text: object = "") -> None:
     """Print one line on stdout, control characters escaped (:func:`.terminal.printable`)."""
     print(printable(text))
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, not {text!r}")
-    return value
-
-
-def _count(minimum: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be {minimum} or more, not {value}")
-        return value
-
-    return parse
-
-
-def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
-    default_list: object = argparse.SUPPRESS if suppress else []
-    default_flag = argparse.SUPPRESS if suppress else False
-    parser.add_argument(
-        "--config-file", action="append", default=default_list, metavar="PATH",
-        help="a mistral.conf to read (repeatable; later files win)",
-    )
-    parser.add_argument(
-        "--config-dir", action="append", default=default_list, metavar="DIR",
-        help="read every *.conf in DIR in sorted order (repeatable)",
-    )
-    parser.add_argument(
-        "--debug", action="store_true", default=default_flag,
-        help="show tracebacks and debug logging",
-    )
-    parser.add_argument(
-        "--lock-timeout", type=_seconds, default=argparse.SUPPRESS if suppress else 300.0,
-        metavar="SECONDS",
-        help="how long a writing command waits for another run's migration lock (default 300)",
-    )
-    parser.add_argument(
-        "--lock-lease", type=_lease_seconds, default=argparse.SUPPRESS if suppress else 30.0,
-        metavar="SECONDS",
-        help="server databases: how long the migration lock outlives a run that stopped "
-             "sending heartbeats (default 30; 3 to 3600)",
-    )
-    parser.add_argument(
-        "--versions-dir", default=argparse.SUPPRESS if suppress else None, metavar="DIR",
-        help="use the revision files in DIR instead of the installed chain (for developers)",
-    )
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=PROG, description="Create, upgrade, inspect and populate the Mistral database."
-    )
-    _common_options(parser, suppress=False)
-    common = argparse.ArgumentParser(add_help=False)
-    _common_options(common, suppress=True)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    up = commands.add_parser("upgrade", parents=[common], help="upgrade the schema")
-    up.add_argument("revision", nargs="?", default="head",
-                    help="head (default), a revision id, +N, or <start>:<end> with --sql")
-    up.add_argument("--delta", type=_count(0), metavar="N", help="upgrade N revisions")
-    up.add_argument("--sql", action="store_true",
-                    help="print the SQL script instead of running it (no connection)")
-    up.add_argument("--plan", action="store_true",
-                    help="show what would be done (revisions, operations, rows, locks); "
-                         "exit 0 at head, 3 when upgrades are pending")
-    up.add_argument("--force", action="store_true",
-                    help="upgrade even when the tables it changes have drifted")
-    up.add_argument("--no-backup", action="store_true",
-                    help="SQLite: do not copy the database file before upgrading")
-    up.add_argument("--keep-backups", type=_count(1), default=DEFAULT_KEEP_BACKUPS, metavar="N",
-                    help="SQLite: keep the newest N backups of the file, delete older ones "
-                         f"(default {DEFAULT_KEEP_BACKUPS})")
-    up.add_argument("--format", choices=("text", "json"), default="text",
-                    help="output format of --plan")
-
-    cur = commands.add_parser("current", parents=[common], help="show the database's revision")
-    cur.add_argument("--verbose", action="store_true", help="also show the revision's message")
-    cur.add_argument("--format", choices=("text", "json"), default="text")
-
-    hist = commands.add_parser("history", parents=[common], help="list the revision chain")
-    hist.add_argument("--verbose", action="store_true", help="show file paths too")
-    hist.add_argument("--applied", action="store_true",
-                      help="show the runs that changed this database (who, when, what)")
-    hist.add_argument("--format", choices=("text", "json"), default="text")
-
-    status = commands.add_parser(
-        "status", parents=[common],
-        help="current revision and pending upgrades; exit 0 at head, 3 pending, 4 ahead",
-    )
-    status.add_argument("--format", choices=("text", "json"), default="text")
-
-    ver = commands.add_parser(
-        "verify", parents=[common],
-        help="compare the live schema with the chain's; exit 0 clean, 1 drift",
-    )
-    ver.add_argument("--format", choices=("text", "json"), default="text")
-
-    st = commands.add_parser("stamp", parents=[common],
-                             help="record a revision without running migrations")
-    st.add_argument("revision", help="the revision to record (required)")
-    st.add_argument("--sql", action="store_true", help="print the SQL instead of running it")
-    st.add_argument("--force", action="store_true",
-                    help="stamp even when the schema is not that revision's")
-
-    rev = commands.add_parser("revision", parents=[common], help="create a new revision file")
-    rev.add_argument("-m", "--message", required=True, help="the revision's message")
-    rev.add_argument("--autogenerate", action="store_true",
-                     help="compare the models with a database at head and write the operations")
-    rev.add_argument("--rev-id", help="the new revision's id (default: the next number)")
-
-    commands.add_parser("check_migration", parents=[common],
-                        help="check the chain and that the models match its head")
-    commands.add_parser("branches", parents=[common], help="show where the chain branches")
-    commands.add_parser("heads", parents=[common], help="show the chain's head(s)")
-
-    pop = commands.add_parser("populate", parents=[common],
-                              help="register the standard actions and workflows")
-    pop_actions = commands.add_parser("populate_actions", parents=[common],
-                                      help="register the standard actions only")
-    pop.add_argument("--path", action="append", default=[], metavar="DIR",
-                     help="also read workflow definitions from DIR (repeatable)")
-    for sub in (pop, pop_actions):
-        sub.add_argument("--max-definition-kb", type=_count(1), default=DEFAULT_MAX_DEFINITION_KB,
-                         metavar="KB",
-                         help="refuse a definition file larger than KB kibibytes (default "
-                              f"{DEFAULT_MAX_DEFINITION_KB}), or whose YAML expands to more than "
-                              f"{NODES_PER_KB} values per KB")
-        sub.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
-        sub.add_argument("--prune", action="store_true",
-                         help="remove system definitions whose source is gone")
-    return parser
-
-
 def _settings(args: argparse.Namespace, *, require_connection: bool = True) -> Settings:
     settings = load_settings(
-        args.config_file, args.config_dir, require_connection=require_connection
+        sources=config_sources(args), require_connection=require_connection
     )
     args.connection_url = settings.connection  # to hide its secrets in unexpected errors
     if settings.has_connection:
@@ -207,9 +54,43 @@ def _settings(args: argparse.Namespace, *, require_connection: bool = True) -> S
             parse_url(settings.connection)
         except ConfigError as error:  # name where the URL is, since it is not shown
             raise ConfigError(f"{settings.location}: {error}") from None
-    for warning in settings.deprecations:
-        log.warning("%s", warning)
+    if not getattr(args, "warnings_shown", False):
+        for warning in settings.warnings:
+            log.warning("%s", warning)
+        args.warnings_shown = True
     return settings
+
+
+def _masked(connection: str) -> str:
+    from .runner.urlmask import mask_raw
+
+    try:
+        return parse_url(connection).masked()
+    except ConfigError:
+        return mask_raw(connection)
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    """The connection that would be used, where it is set, the files read: no connection."""
+    settings = load_settings(sources=config_sources(args))
+    args.connection_url = settings.connection
+    shown = {
+        "connection": _masked(settings.connection),
+        "source": settings.location,
+        "files": [str(path) for path in settings.config_files],
+        "warnings": list(settings.warnings),
+    }
+    if args.format == "json":
+        _print_json(shown)
+        return 0
+    _out(f"connection: {shown['connection']}")
+    _out(f"source:     {shown['source']}")
+    _out("files read, in order (a later one wins):")
+    for path in shown["files"] or ["(none)"]:
+        _out(f"  {path}")
+    for warning in shown["warnings"]:
+        _out(f"warning: {warning}")
+    return 0
 
 
 def _print_json(value: object) -> None:
@@ -217,6 +98,13 @@ def _print_json(value: object) -> None:
 
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
+    if args.revision is None:  # --plan only looks: it may default to head
+        if args.delta is None and not args.plan:
+            raise UsageError(
+                "You must provide a revision or relative delta: `mistral-db-manage upgrade "
+                "head` upgrades to the newest revision (nothing was changed)"
+            )
+        args.revision = "head"
     if args.sql:
         if args.plan:
             raise UsageError("--plan and --sql do not go together: choose one")
@@ -443,6 +331,7 @@ def _versions_dir(args: argparse.Namespace) -> Path | None:
 
 
 COMMANDS = {
+    "config": cmd_config,
     "populate": cmd_populate,
     "populate_actions": cmd_populate,
     "status": cmd_status,
@@ -458,11 +347,23 @@ COMMANDS = {
 }
 
 
-def _setup_logging(debug: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+def _setup_logging(args: argparse.Namespace) -> None:
+    debug = bool(args.debug)
+    handler: logging.Handler = logging.StreamHandler(sys.stderr)
     shape = "%(levelname)s %(message)s" if debug else "%(message)s"
     handler.setFormatter(PrintableFormatter(shape))
-    logging.basicConfig(level=logging.DEBUG if debug else logging.INFO, handlers=[handler])
+    handlers = [handler]
+    log_file = getattr(args, "log_file", None)
+    if log_file:  # oslo.log's --log-file (relative to --log-dir)
+        path = os.path.join(getattr(args, "log_dir", None) or "", log_file)
+        try:
+            to_file = logging.FileHandler(path, encoding="utf-8")
+        except OSError as error:
+            raise UsageError(f"cannot open --log-file {path}: {error.strerror}") from None
+        to_file.setFormatter(PrintableFormatter("%(asctime)s %(levelname)s %(message)s"))
+        handlers.append(to_file)
+    logging.basicConfig(level=logging.DEBUG if debug else logging.INFO, handlers=handlers,
+                        force=True)
     if not debug:
         logging.getLogger("alembic").setLevel(logging.WARNING)
 
@@ -478,10 +379,25 @@ def _unexpected(error: Exception, args: argparse.Namespace) -> MistralDbManageEr
     return described
 
 
+def _with_user_options(message: str, args: argparse.Namespace) -> str:
+    """A hint's ``mistral-db-manage ...`` command, with the user's own config options."""
+    options = [f"--config-{source.kind} {shlex.quote(str(source.path))}"
+               for source in config_sources(args)]
+    if getattr(args, "versions_dir", None):
+        options.append(f"--versions-dir {shlex.quote(str(args.versions_dir))}")
+    if not options:
+        return message
+    return message.replace(f"`{PROG} ", f"`{PROG} {' '.join(options)} ")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    _setup_logging(args.debug)
+    try:
+        _setup_logging(args)
+    except UsageError as error:
+        print(f"{PROG}: error: {printable(error)}", file=sys.stderr)
+        return error.exit_code
     handler = COMMANDS[args.command]
     try:
         try:
@@ -499,7 +415,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MistralDbManageError as error:
         if args.debug:
             raise
-        print(f"{PROG}: error: {printable(error)}", file=sys.stderr)
+        print(f"{PROG}: error: {printable(_with_user_options(str(error), args))}",
+              file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

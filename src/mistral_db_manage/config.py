@@ -1,23 +1,25 @@
 """Configuration loading: which files are read, and what ``[database] connection`` is.
 
 This module owns everything between the command line's ``--config-file`` /
-``--config-dir`` options (plus the environment) and one database URL:
+``--config-dir`` options (plus the environment) and one database URL, resolved
+as the Mistral services resolve it (oslo.config 10 and oslo.db 18):
 
 * finding the configuration files the way oslo.config does for project
-  ``mistral`` and program ``mistral-db-manage`` (explicit files and
-  directories, or the default search locations);
-* reading them with the INI dialect oslo.config accepts (``key = value`` and
-  ``key: value``, ``#``/``;`` full-line comments, indented continuation lines,
-  repeated keys where the last one wins, surrounding quotes removed, no ``%``
-  interpolation);
-* resolving ``[database] connection`` together with the deprecated names that
-  oslo.db still honours, the ``OS_DATABASE__CONNECTION`` environment variable,
-  and oslo.config's ``$name`` / ``$$`` substitution;
+  ``mistral`` and program ``mistral-db-manage``: the default files and
+  directories, then every ``--config-file`` and ``--config-dir`` in command-line
+  order (a directory's ``*.conf`` files sorted);
+* reading them (:mod:`.ini`, oslo.config's INI dialect);
+* resolving ``[database] connection`` (the last file that sets it wins), the
+  ``OS_DATABASE__CONNECTION`` environment variable above every file, and
+  oslo.config's ``$name`` / ``${name}`` / ``$$`` substitution;
+* the names oslo.db 15.0 removed (``[DEFAULT] sql_connection``,
+  ``[DATABASE] sql_connection``, ``[sql] connection``) are never used to choose
+  a database, since the services ignore them: each one found is a warning that
+  names its file and line, and an error when it is the only setting;
 * turning every problem into a one-line :class:`~mistral_db_manage.errors.ConfigError`.
 
-Only ``[database] connection`` matters to this tool; every other section and
-option of a real ``mistral.conf`` is parsed (so syntax errors are reported) and
-otherwise ignored.
+Where no URL is configured at all, oslo.db's default for Mistral would be a
+``mistral.sqlite`` in the current directory; this tool refuses instead.
 """
 
 from __future__ import annotations
@@ -28,13 +30,16 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
-from mistral_db_manage.errors import ConfigError
+from .errors import ConfigError
+from .ini import ParsedFile, Value, normalize_section, parse_file
 
 __all__ = [
     "CONNECTION_ENV_VAR",
     "PROG",
     "PROJECT",
+    "ConfigSource",
     "Settings",
     "default_search_dirs",
     "find_default_config",
@@ -45,16 +50,15 @@ PROJECT = "mistral"
 PROG = "mistral-db-manage"
 CONNECTION_ENV_VAR = "OS_DATABASE__CONNECTION"
 
-# (section, option) pairs that set the database URL, canonical name first.
 # Section names are compared after oslo.config's normalisation: every section
 # name except ``DEFAULT`` is lower-cased, so ``[DATABASE]`` is ``[database]``.
 _CANONICAL = ("database", "connection")
-_DEPRECATED = (
+#: names oslo.db accepted until 15.0; Mistral 23 (oslo.db 18) ignores them
+_REMOVED = (
     ("DEFAULT", "sql_connection"),
     ("database", "sql_connection"),
     ("sql", "connection"),
 )
-_LOOKUP_ORDER = (_CANONICAL, *_DEPRECATED)
 
 _FIX_HINT = (
     "pass --config-file PATH to a mistral.conf whose [database] section sets "
@@ -73,6 +77,14 @@ _MAX_SUBSTITUTION_DEPTH = 10
 
 
 @dataclass(frozen=True)
+class ConfigSource:
+    """One ``--config-file`` (``kind="file"``) or ``--config-dir`` (``"dir"``) argument."""
+
+    kind: Literal["file", "dir"]
+    path: str | Path
+
+
+@dataclass(frozen=True)
 class Settings:
     """The loaded configuration.
 
@@ -80,14 +92,15 @@ class Settings:
     ``$`` substitution), or ``""`` when none is configured and the caller passed
     ``require_connection=False``.  ``config_files`` lists the files actually
     read, in reading order.  ``source`` says where ``connection`` came from,
-    e.g. ``/etc/mistral/mistral.conf [database] connection``.  ``deprecations``
-    holds one warning line per deprecated option name that supplied the value.
+    e.g. ``/etc/mistral/mistral.conf [database] connection``.  ``warnings``
+    holds one line per thing the operator should know (a removed option name
+    found in a file, with its file and line).
     """
 
     connection: str
     config_files: tuple[Path, ...]
     source: str
-    deprecations: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
     #: the line of the file in ``source`` that sets ``connection`` (None: not from a file)
     line: int | None = field(default=None, compare=False)
 
@@ -103,22 +116,6 @@ class Settings:
     def has_connection(self) -> bool:
         """Whether a non-empty connection URL is configured."""
         return bool(self.connection)
-
-
-@dataclass(frozen=True)
-class _Value:
-    text: str
-    lineno: int
-
-
-# normalised section name -> option name -> every value given, in file order
-_Sections = dict[str, dict[str, list[_Value]]]
-
-
-@dataclass(frozen=True)
-class _ParsedFile:
-    path: Path
-    sections: _Sections
 
 
 def default_search_dirs(home: str | Path | None = None) -> tuple[Path, ...]:
@@ -152,18 +149,19 @@ def load_settings(
     config_dirs: Sequence[str | Path] = (),
     environ: Mapping[str, str] | None = None,
     *,
+    sources: Sequence[ConfigSource] | None = None,
     require_connection: bool = True,
     search_dirs: Sequence[str | Path] | None = None,
 ) -> Settings:
-    """Read the configuration and resolve the database URL.
+    """Read the configuration and resolve the database URL as the services do.
 
-    ``config_files`` are the ``--config-file`` arguments in command-line order
-    (later files override earlier ones); ``config_dirs`` the ``--config-dir``
-    arguments, whose ``*.conf`` files are read in sorted order after the
-    config files.  As in oslo.config, when no ``--config-file`` is given the
-    default files are read, and when no ``--config-dir`` is given the default
-    directories are read (defaults first); see :func:`find_default_config`,
-    whose ``search_dirs`` argument is passed through.
+    ``sources`` are the ``--config-file`` and ``--config-dir`` arguments in
+    command-line order; without it, ``config_files`` then ``config_dirs``.
+    Later files override earlier ones; a directory's ``*.conf`` files are
+    read in sorted order where it stands.  As in oslo.config, when no
+    ``--config-file`` is given the default files are read first, and when no
+    ``--config-dir`` is given the default directories are (see
+    :func:`find_default_config`, whose ``search_dirs`` is passed through).
 
     ``environ`` (default ``os.environ``) is consulted for
     ``OS_DATABASE__CONNECTION``, which overrides every file.
@@ -173,10 +171,15 @@ def load_settings(
     is true, for a missing or empty connection.
     """
     env = os.environ if environ is None else environ
-    paths = _files_to_read(config_files, config_dirs, search_dirs)
-    parsed = [_parse_file(path) for path in paths]
+    if sources is None:
+        sources = [ConfigSource("file", f) for f in config_files] + [
+            ConfigSource("dir", d) for d in config_dirs
+        ]
+    paths = _files_to_read(sources, search_dirs)
+    parsed = [parse_file(path) for path in paths]
     read = tuple(p.path for p in parsed)
-    deprecations: tuple[str, ...] = ()
+    removed = _removed_names(parsed)
+    warnings = tuple(_removed_warning(*found) for found in removed)
     line: int | None = None
 
     if CONNECTION_ENV_VAR in env:
@@ -192,17 +195,16 @@ def load_settings(
         found = _find_connection(parsed)
         if found is None:
             if require_connection:
-                raise ConfigError(_missing_message(read, config_dirs, search_dirs))
-            return Settings(connection="", config_files=read, source="not configured")
-        parsed_file, (section, option), value = found
+                if removed:
+                    raise ConfigError(_only_removed_message(*removed[-1]))
+                raise ConfigError(_missing_message(read, sources, search_dirs))
+            return Settings(connection="", config_files=read, source="not configured",
+                            warnings=warnings)
+        parsed_file, value = found
         raw = value.text
+        section, option = _CANONICAL
         source = f"{parsed_file.path} [{section}] {option}"
         line = value.lineno
-        if (section, option) != _CANONICAL:
-            deprecations = (
-                f"{parsed_file.path}, line {value.lineno}: option [{section}] {option} "
-                "is deprecated; use [database] connection instead",
-            )
         if not raw.strip() and require_connection:
             raise ConfigError(
                 f"{parsed_file.path}, line {value.lineno}: [{section}] {option} is empty; "
@@ -219,8 +221,7 @@ def load_settings(
             "postgresql+psycopg2://mistral:PASSWORD@HOST/mistral"
         )
     return Settings(
-        connection=connection, config_files=read, source=source, deprecations=deprecations,
-        line=line,
+        connection=connection, config_files=read, source=source, warnings=warnings, line=line,
     )
 
 
@@ -258,195 +259,112 @@ def _dir_entries(directory: Path) -> list[Path]:
 
 
 def _files_to_read(
-    config_files: Sequence[str | Path],
-    config_dirs: Sequence[str | Path],
+    sources: Sequence[ConfigSource],
     search_dirs: Sequence[str | Path] | None,
 ) -> list[Path]:
+    """The files to read, in order: the defaults oslo.config reads when no file (no
+    directory) is given, then each source where it stands on the command line."""
+    has_file = any(s.kind == "file" for s in sources)
+    has_dir = any(s.kind == "dir" for s in sources)
     default_files: tuple[Path, ...] = ()
     default_dirs: tuple[Path, ...] = ()
-    if not config_files or not config_dirs:
+    if not has_file or not has_dir:
         default_files, default_dirs = find_default_config(search_dirs)
 
     paths: list[Path] = []
-    if not config_files:
+    if not has_file:
         paths.extend(default_files)
-    if not config_dirs:
+    if not has_dir:
         for directory in default_dirs:
             if directory.is_dir():
                 paths.extend(_dir_entries(directory))
-
-    for given in config_files:
-        path = _absolute(given)
-        if not path.exists():
-            raise ConfigError(
-                f"config file {path} does not exist; check the --config-file argument "
-                f"({os.fspath(given)!s})"
-            )
-        paths.append(path)
-    for given in config_dirs:
-        directory = _absolute(given)
-        if not directory.exists():
-            raise ConfigError(
-                f"config directory {directory} does not exist; check the --config-dir "
-                f"argument ({os.fspath(given)!s})"
-            )
-        if not directory.is_dir():
-            raise ConfigError(
-                f"config directory {directory} is not a directory; pass a file with "
-                "--config-file instead of --config-dir"
-            )
-        if not os.access(directory, os.R_OK | os.X_OK):
-            raise ConfigError(
-                f"cannot read config directory {directory}: permission denied; run as a "
-                "user that can list it or fix its permissions"
-            )
-        paths.extend(_dir_entries(directory))
+    for source in sources:
+        if source.kind == "file":
+            paths.append(_checked_file(source.path))
+        else:
+            paths.extend(_dir_entries(_checked_dir(source.path)))
     return paths
 
 
-def _read_text(path: Path) -> str:
-    if path.is_dir():
+def _checked_file(given: str | Path) -> Path:
+    path = _absolute(given)
+    if not path.exists():
         raise ConfigError(
-            f"cannot read config file {path}: it is a directory; "
-            "use --config-dir for a directory of *.conf files"
+            f"config file {path} does not exist; check the --config-file argument "
+            f"({os.fspath(given)!s})"
         )
-    try:
-        data = path.read_bytes()
-    except PermissionError:
+    return path
+
+
+def _checked_dir(given: str | Path) -> Path:
+    directory = _absolute(given)
+    if not directory.exists():
         raise ConfigError(
-            f"cannot read config file {path}: permission denied; run as a user that "
-            "can read it or fix its permissions"
-        ) from None
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise ConfigError(f"cannot read config file {path}: {reason}") from None
-    try:
-        # utf-8-sig: tolerate a byte-order mark left by some editors.
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        lineno = data[: exc.start].count(b"\n") + 1
-        raise ConfigError(
-            f"cannot read config file {path}: line {lineno} is not valid UTF-8; "
-            "save the file as UTF-8"
-        ) from None
-
-
-def _parse_file(path: Path) -> _ParsedFile:
-    return _ParsedFile(path=path, sections=_parse_ini(path, _read_text(path)))
-
-
-# --------------------------------------------------------------------------- INI
-
-
-def _normalize_section(name: str) -> str:
-    return name if name == "DEFAULT" else name.lower()
-
-
-def _malformed(path: Path, lineno: int, what: str) -> ConfigError:
-    return ConfigError(f"malformed config file {path}, line {lineno}: {what}")
-
-
-def _parse_ini(path: Path, text: str) -> _Sections:
-    """Parse ``text`` with the rules of oslo.config's INI reader."""
-    sections: _Sections = {}
-    section: str | None = None
-    key: str | None = None
-    key_lineno = 0
-    parts: list[str] = []
-
-    def flush() -> None:
-        nonlocal key
-        if key is None:
-            return
-        if section is None:
-            raise _malformed(
-                path,
-                key_lineno,
-                f"option '{key}' appears before any [section] header; "
-                "put it under a section such as [database]",
-            )
-        sections[section].setdefault(key, []).append(_Value("\n".join(parts), key_lineno))
-        key = None
-
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    for lineno, raw_line in enumerate(lines, start=1):
-        line = raw_line.rstrip()
-        if not line:
-            flush()  # a blank line ends a multi-line value
-            continue
-        if line[0] in " \t":
-            if key is None:
-                raise _malformed(
-                    path,
-                    lineno,
-                    "indented line does not continue an option (leading whitespace "
-                    "marks a continuation line); remove the indentation",
-                )
-            parts.append(line.lstrip())
-            continue
-        flush()
-        if line.startswith("["):
-            if not line.endswith("]"):
-                raise _malformed(
-                    path, lineno, f"section header {line!r} is not closed; end it with ']'"
-                )
-            if len(line) <= 2:
-                raise _malformed(path, lineno, "empty section name '[]'; name the section")
-            section = _normalize_section(line[1:-1])
-            sections.setdefault(section, {})
-        elif line[0] in "#;":
-            continue
-        else:
-            name, value = _split_assignment(path, lineno, line)
-            key, key_lineno, parts = name, lineno, [value]
-    flush()
-    return sections
-
-
-def _split_assignment(path: Path, lineno: int, line: str) -> tuple[str, str]:
-    positions = [i for i in (line.find("="), line.find(":")) if i >= 0]
-    if not positions:
-        # The line itself is not echoed: it may hold a password.
-        raise _malformed(
-            path,
-            lineno,
-            "expected 'option = value' or 'option: value' (no '=' or ':' found); "
-            "fix the line or comment it out with '#'",
+            f"config directory {directory} does not exist; check the --config-dir "
+            f"argument ({os.fspath(given)!s})"
         )
-    split = min(positions)
-    name, value = line[:split].strip(), line[split + 1 :].strip()
-    if not name:
-        raise _malformed(path, lineno, "option name missing before the '=' or ':'")
-    if value and value[0] == value[-1] and value[0] in "\"'":
-        value = value[1:-1]  # surrounding quotes are dropped, as oslo.config does
-    return name, value
+    if not directory.is_dir():
+        raise ConfigError(
+            f"config directory {directory} is not a directory; pass a file with "
+            "--config-file instead of --config-dir"
+        )
+    if not os.access(directory, os.R_OK | os.X_OK):
+        raise ConfigError(
+            f"cannot read config directory {directory}: permission denied; run as a "
+            "user that can list it or fix its permissions"
+        )
+    return directory
 
 
 # --------------------------------------------------------------------------- values
 
 
-def _find_connection(
-    parsed: Sequence[_ParsedFile],
-) -> tuple[_ParsedFile, tuple[str, str], _Value] | None:
-    # Later files win; within one file the canonical name beats the deprecated
-    # ones; within one section the last occurrence of a key wins.
+def _find_connection(parsed: Sequence[ParsedFile]) -> tuple[ParsedFile, Value] | None:
+    """The file that sets ``[database] connection`` last, and its value there."""
     for parsed_file in reversed(parsed):
-        for section, option in _LOOKUP_ORDER:
-            values = parsed_file.sections.get(section, {}).get(option)
-            if values:
-                return parsed_file, (section, option), values[-1]
+        value = parsed_file.last(*_CANONICAL)
+        if value is not None:
+            return parsed_file, value
     return None
 
 
-def _lookup(parsed: Sequence[_ParsedFile], section: str, option: str) -> str | None:
+def _removed_names(
+    parsed: Sequence[ParsedFile],
+) -> list[tuple[Path, tuple[str, str], Value]]:
+    """Every removed name set in a file (its last value there), in reading order."""
+    return [
+        (parsed_file.path, name, value)
+        for parsed_file in parsed
+        for name in _REMOVED
+        if (value := parsed_file.last(*name)) is not None
+    ]
+
+
+def _removed_warning(path: Path, name: tuple[str, str], value: Value) -> str:
+    return (
+        f"{path}, line {value.lineno}: [{name[0]}] {name[1]} is ignored, as the Mistral "
+        "services ignore it (oslo.db 15.0 removed the name); remove it, the database is "
+        "[database] connection"
+    )
+
+
+def _only_removed_message(path: Path, name: tuple[str, str], value: Value) -> str:
+    return (
+        f"{path}, line {value.lineno}: the database is set only by [{name[0]}] {name[1]}, "
+        "a name oslo.db 15.0 removed: the Mistral services ignore it and would not use "
+        "this database; rename it to connection in the [database] section"
+    )
+
+
+def _lookup(parsed: Sequence[ParsedFile], section: str, option: str) -> str | None:
     for parsed_file in reversed(parsed):
-        values = parsed_file.sections.get(section, {}).get(option)
-        if values:
-            return values[-1].text
+        value = parsed_file.last(section, option)
+        if value is not None:
+            return value.text
     return None
 
 
-def _substitute(value: str, source: str, parsed: Sequence[_ParsedFile], depth: int) -> str:
+def _substitute(value: str, source: str, parsed: Sequence[ParsedFile], depth: int) -> str:
     """Apply oslo.config's template substitution to ``value``.
 
     ``$$`` and ``\\$`` give a literal ``$``; ``$name`` and ``${name}`` take the
@@ -468,7 +386,7 @@ def _substitute(value: str, source: str, parsed: Sequence[_ParsedFile], depth: i
         name = match.group("named") or match.group("braced")
         if "." in name:
             group, option = name.split(".", 1)
-            candidates = [(_normalize_section(group), option)]
+            candidates = [(normalize_section(group), option)]
         else:
             candidates = [("database", name), ("DEFAULT", name)]
         for section, option in candidates:
@@ -487,12 +405,13 @@ def _substitute(value: str, source: str, parsed: Sequence[_ParsedFile], depth: i
 
 def _missing_message(
     read: Sequence[Path],
-    config_dirs: Sequence[str | Path],
+    sources: Sequence[ConfigSource],
     search_dirs: Sequence[str | Path] | None,
 ) -> str:
     if read:
         files = ", ".join(str(p) for p in read)
         return f"no database connection is configured in {files}; {_FIX_HINT}"
+    config_dirs = [s.path for s in sources if s.kind == "dir"]
     reasons: list[str] = []
     if config_dirs:
         dirs = ", ".join(str(_absolute(d)) for d in config_dirs)

@@ -80,7 +80,7 @@ def test_single_file(tmp_path: Path) -> None:
         connection=PG, config_files=(conf,), source=f"{conf} [database] connection"
     )
     assert settings.has_connection
-    assert settings.deprecations == ()
+    assert settings.warnings == ()
 
 
 def test_later_file_overrides_earlier(tmp_path: Path) -> None:
@@ -399,7 +399,8 @@ def test_section_names_are_case_insensitive_except_default(tmp_path: Path) -> No
     assert settings.connection == PG
     assert settings.source == f"{conf} [database] connection"
     lower_default = write(tmp_path / "d.conf", f"[default]\nsql_connection = {PG}\n")
-    expect_error(["no database connection"], files=[lower_default])
+    settings = load([lower_default], require=False)  # [default] is not [DEFAULT]
+    assert (settings.connection, settings.warnings) == ("", ())
 
 
 def test_option_names_are_case_sensitive(tmp_path: Path) -> None:
@@ -407,7 +408,8 @@ def test_option_names_are_case_sensitive(tmp_path: Path) -> None:
     expect_error(["no database connection"], files=[conf])
 
 
-# --------------------------------------------------------------------------- deprecated names
+# --------------------------------------------------------------------------- removed names
+# oslo.db 15.0 removed them and Mistral 23 ignores them: they never choose the database.
 
 
 @pytest.mark.parametrize(
@@ -419,17 +421,16 @@ def test_option_names_are_case_sensitive(tmp_path: Path) -> None:
         (f"[sql]\nconnection = {PG}\n", "[sql] connection"),
     ],
 )
-def test_deprecated_aliases(tmp_path: Path, text: str, label: str) -> None:
-    conf = write(tmp_path / "m.conf", text)
-    settings = load([conf])
-    assert settings.connection == PG
-    assert settings.source == f"{conf} {label}"
-    assert len(settings.deprecations) == 1
-    assert label in settings.deprecations[0]
-    assert "use [database] connection instead" in settings.deprecations[0]
+def test_a_removed_name_alone_is_an_error_naming_file_and_line(
+    tmp_path: Path, text: str, label: str
+) -> None:
+    conf = write(tmp_path / "m.conf", "# comment\n" + text)
+    message = expect_error([f"{conf}, line 3", label, "the Mistral services ignore it",
+                            "[database]"], files=[conf])
+    assert PG not in message and "secret" not in message
 
 
-def test_canonical_beats_aliases_in_same_file(tmp_path: Path) -> None:
+def test_a_removed_name_beside_the_connection_is_a_warning(tmp_path: Path) -> None:
     text = (
         f"[database]\nconnection = {PG}\n"
         "[DEFAULT]\nsql_connection = sqlite:///alias1\n"
@@ -438,20 +439,26 @@ def test_canonical_beats_aliases_in_same_file(tmp_path: Path) -> None:
     conf = write(tmp_path / "m.conf", text)
     settings = load([conf])
     assert settings.connection == PG
-    assert settings.deprecations == ()
+    assert [w.split(":")[0] for w in settings.warnings] == [f"{conf}, line 4", f"{conf}, line 6"]
+    assert all("services ignore it" in w and "\n" not in w for w in settings.warnings)
 
 
-def test_alias_priority_order(tmp_path: Path) -> None:
-    text = "[sql]\nconnection = sqlite:///sql\n[DEFAULT]\nsql_connection = sqlite:///default\n"
-    conf = write(tmp_path / "m.conf", text)
-    assert load([conf]).connection == "sqlite:///default"
-
-
-def test_alias_in_later_file_overrides_canonical_in_earlier_file(tmp_path: Path) -> None:
-    # oslo.config looks at files newest first and takes the first name found.
+def test_a_removed_name_in_a_later_file_does_not_override(tmp_path: Path) -> None:
+    # Before: the later sql_connection won for this tool only (another database than
+    # the services use).
     first = write(tmp_path / "a.conf", db_conf(PG))
     second = write(tmp_path / "b.conf", f"[DEFAULT]\nsql_connection = {MY}\n")
-    assert load([first, second]).connection == MY
+    conf_d = tmp_path / "conf.d"
+    write(conf_d / "10-old.conf", f"[sql]\nconnection = {MY}\n")
+    settings = load([first, second], [conf_d])
+    assert settings.connection == PG
+    assert len(settings.warnings) == 2
+
+
+def test_history_without_connection_keeps_the_warning(tmp_path: Path) -> None:
+    conf = write(tmp_path / "m.conf", f"[DEFAULT]\nsql_connection = {PG}\n")
+    settings = load([conf], require=False)
+    assert settings.connection == "" and len(settings.warnings) == 1
 
 
 # --------------------------------------------------------------------------- environment
