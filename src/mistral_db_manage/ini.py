@@ -4,7 +4,8 @@
 continuation lines (joined with a newline); a blank line ends a value; repeated
 keys are all kept (the last one wins when read); surrounding quotes are removed;
 no ``%`` interpolation; section names other than ``DEFAULT`` are lower-cased; a
-UTF-8 byte-order mark and CRLF line ends are accepted.  Every problem is a
+UTF-8 byte-order mark is refused, as oslo.config refuses it; CRLF line ends are
+accepted.  Every problem is a
 one-line :class:`~mistral_db_manage.errors.ConfigError` naming the file and line,
 never the line's text (it may hold a password).
 """
@@ -67,9 +68,15 @@ def _read_text(path: Path) -> str:
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise ConfigError(f"cannot read config file {path}: {reason}") from None
+    if data.startswith(b"\xef\xbb\xbf"):
+        # oslo.config reads the mark as text before the first section: the services
+        # would fail to start on this file, so it is not used to choose their database.
+        raise ConfigError(
+            f"cannot read config file {path}: it starts with a byte-order mark (BOM), which "
+            "the Mistral services (oslo.config) refuse; save the file as UTF-8 without BOM"
+        )
     try:
-        # utf-8-sig: tolerate a byte-order mark left by some editors.
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         lineno = data[: exc.start].count(b"\n") + 1
         raise ConfigError(

@@ -387,10 +387,16 @@ def test_continuation_lines(tmp_path: Path) -> None:
     assert load([conf]).connection == "sqlite:///a\nb\nc"
 
 
-def test_crlf_line_endings_and_bom(tmp_path: Path) -> None:
+def test_crlf_line_endings(tmp_path: Path) -> None:
+    conf = tmp_path / "m.conf"
+    conf.write_bytes(b"[database]\r\nconnection = " + PG.encode() + b"\r\n")
+    assert load([conf]).connection == PG
+
+
+def test_a_byte_order_mark_is_refused_as_the_services_refuse_it(tmp_path: Path) -> None:
     conf = tmp_path / "m.conf"
     conf.write_bytes(b"\xef\xbb\xbf[database]\r\nconnection = " + PG.encode() + b"\r\n")
-    assert load([conf]).connection == PG
+    expect_error([str(conf), "byte-order mark", "without BOM"], files=[conf])
 
 
 def test_section_names_are_case_insensitive_except_default(tmp_path: Path) -> None:
