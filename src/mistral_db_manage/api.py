@@ -78,6 +78,16 @@ def load_chain(versions_dir: Path | None = None) -> Chain:
     return Chain.load(versions_dir)
 
 
+def _refuse_relative_stamp(revision: str) -> None:
+    """A stamp names its revision: ``+N``/``-N`` would count from base, not the database."""
+    for part in revision.split(":"):
+        if part.startswith(("+", "-")):
+            raise UsageError(
+                f"stamp records a revision by its name, not a relative one ({part}): give a "
+                "revision id, head or base (`mistral-db-manage history` lists them)"
+            )
+
+
 def _read_revision(settings: Settings, chain: Chain, *, explain_unversioned: bool) -> str | None:
     """The recorded revision: read by the bare driver when the answer is plain (one
     known revision), else by the full path, which explains every other case."""
@@ -180,6 +190,7 @@ def stamp(
     from .runner.lock import DEFAULT_TIMEOUT
     from .runner.migrator import Migrator
 
+    _refuse_relative_stamp(revision)
     chain = load_chain(versions_dir)
     target = Migrator(settings.connection, chain, events).stamp(
         revision, force=force, lock_timeout=DEFAULT_TIMEOUT if lock_timeout is None
@@ -198,6 +209,7 @@ def stamp_sql(
     from .runner.dburl import dialect_name
     from .runner.execute import Executor
 
+    _refuse_relative_stamp(revision)
     chain = load_chain(versions_dir)
     dialect = dialect_name(connection_url)
     start_text: str | None = None

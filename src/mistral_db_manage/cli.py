@@ -261,7 +261,10 @@ def cmd_stamp(args: argparse.Namespace) -> int:
         return 0
     state = api.stamp(settings, args.revision, versions_dir=_versions_dir(args),
                       lock_timeout=args.lock_timeout, events=notify, force=args.force)
-    _out(f"Stamped the database at {state.revision}.")
+    if state.revision is None:
+        _out("Stamped the database at base: the version record is removed.")
+    else:
+        _out(f"Stamped the database at {state.revision}.")
     return 0
 
 

@@ -44,7 +44,7 @@ from .events import (
 )
 from .plan import Strategy, UpgradePlan
 from .verify import compare_shapes, shapes_from_database, shapes_from_state
-from .version import create_version_table, has_version_table, write_version
+from .version import create_version_table, has_version_table, script_check, write_version
 
 if TYPE_CHECKING:
     from alembic.operations import Operations
@@ -224,6 +224,9 @@ class Executor:
             self.guard()
             began = time.perf_counter()
             self.events(RevisionStarted(step))
+            if self.offline and previous is not None:  # the script checks where it starts
+                for line in script_check(self.dialect, previous, step.id):
+                    self._raw(line)
             try:
                 if journaled:
                     self._apply_journaled(step, state, previous, create_version and index == 0)

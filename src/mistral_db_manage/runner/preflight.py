@@ -30,8 +30,8 @@ from .plan import DatabaseSnapshot, UpgradePlan
 from .verify import compare_shapes, shapes_from_database, shapes_from_state, verify_state
 from .version import read_version
 
-#: tables whose presence (without a version record) means "a Mistral database"
-MISTRAL_MARKER_TABLES = ("workflow_definitions_v2", "executions_v2", "workbooks_v2")
+#: how many differences an adopt refusal lists before "and N more"
+SHOWN_DIFFERENCES = 8
 
 
 def recorded_revision(connection: Connection, chain: Chain) -> str | None:
@@ -87,7 +87,7 @@ def refuse_unversioned(
     """
     if snapshot.revision is not None or (upgrading and snapshot.interrupted_creation):
         return
-    found = [name for name in MISTRAL_MARKER_TABLES if name in snapshot.tables]
+    found = chain_tables(chain, database.dialect, snapshot.tables)
     if not found:
         return
     if snapshot.interrupted_creation:
@@ -96,20 +96,36 @@ def refuse_unversioned(
             "(this tool's journal says so): run `mistral-db-manage upgrade` again; it "
             "removes the empty tables that run left and starts over"
         )
-    matches = matching_revisions(database.connection, chain, database.dialect)
+    comparisons = compare_with_revisions(database.connection, chain, database.dialect)
+    matches = [revision for revision, differences in comparisons if not differences]
     if matches:
         hint = (
             f"its schema is exactly revision {matches[-1]}'s: run "
             f"`mistral-db-manage stamp {matches[-1]}` and then upgrade"
         )
     else:
+        closest, differences = min(reversed(comparisons), key=lambda item: len(item[1]))
+        shown = "; ".join(differences[:SHOWN_DIFFERENCES])
+        more = len(differences) - SHOWN_DIFFERENCES
         hint = (
-            "its schema matches no revision of the chain: compare it with `history`, "
-            "stamp the closest revision with `stamp --force` and review `verify`"
+            f"its schema matches no revision; the closest is {closest}, which differs in "
+            f"{len(differences)} way(s): {shown}{f' (and {more} more)' if more > 0 else ''}; "
+            f"if that is acceptable, run `mistral-db-manage stamp {closest} --force`, then "
+            "`mistral-db-manage verify` and upgrade"
         )
+    listed = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
     raise UnversionedDatabaseError(
-        f"the database has Mistral tables ({', '.join(found)}) but no version record; {hint}"
+        f"the database has Mistral tables ({listed}) but no version record: it is not "
+        f"empty, so nothing is created in it; {hint}"
     )
+
+
+def chain_tables(chain: Chain, dialect: str, tables: frozenset[str]) -> list[str]:
+    """The tables among ``tables`` that some revision of the chain has (sorted)."""
+    names: set[str] = set()
+    for _revision, state in replay(chain, dialect):
+        names.update(state.tables)
+    return sorted(tables & names)
 
 
 def refuse_drift(database: Database, chain: Chain, plan: UpgradePlan,
@@ -166,12 +182,19 @@ def refuse_mismatch(database: Database, chain: Chain, target: str | None) -> Non
 
 def matching_revisions(connection: Connection, chain: Chain, dialect: str) -> list[str]:
     """Revisions whose schema is exactly the live schema (newest last)."""
+    return [revision for revision, differences in compare_with_revisions(
+        connection, chain, dialect) if not differences]
+
+
+def compare_with_revisions(
+    connection: Connection, chain: Chain, dialect: str
+) -> list[tuple[str, list[str]]]:
+    """Every revision (oldest first) with the differences of the live schema from its own."""
     live = shapes_from_database(connection, dialect)
     connection.rollback()
     return [
-        revision
+        (revision, compare_shapes(shapes_from_state(state), live))
         for revision, state in replay(chain, dialect)
-        if not compare_shapes(shapes_from_state(state), live)
     ]
 
 

@@ -6,6 +6,12 @@ key; unique constraints; foreign keys; indexes.  Names of constraints are
 compared where the server gives them names (PostgreSQL, MySQL), not on
 SQLite.  The version table and this tool's own bookkeeping tables are left
 out on both sides.
+
+On MySQL/MariaDB, the index InnoDB keeps for a foreign key (named after the
+key or its column, on exactly its columns) is left out on both sides: InnoDB
+creates it when the key needs one and drops it when another index covers the
+key, but a dump restored with ``mariadb-dump`` turns it into an ordinary index
+that stays.  Either way the schema is the same to Mistral.
 """
 
 from __future__ import annotations
@@ -88,19 +94,42 @@ def shapes_from_state(state: SchemaState) -> dict[str, TableShape]:
             )
             for c in table.columns
         )
+        foreign_keys = frozenset(
+            (f.name if named else None, f.columns, f.ref_table, f.ref_columns,
+             (f.ondelete or "").upper() or None)
+            for f in table.foreign_keys
+        )
         shapes[table.name] = TableShape(
             table.name,
             columns,
             table.primary_key,
             frozenset((u.name if named else None, u.columns) for u in table.uniques),
-            frozenset(
-                (f.name if named else None, f.columns, f.ref_table, f.ref_columns,
-                 (f.ondelete or "").upper() or None)
-                for f in table.foreign_keys
+            foreign_keys,
+            _without_key_indexes(
+                state.dialect, foreign_keys,
+                frozenset((i.name, i.columns, i.unique) for i in table.indexes),
             ),
-            frozenset((i.name, i.columns, i.unique) for i in table.indexes),
         )
     return shapes
+
+
+_Index = tuple[str, tuple[str, ...], bool]
+_ForeignKey = tuple[str | None, tuple[str, ...], str, tuple[str, ...], str | None]
+
+
+def _without_key_indexes(
+    dialect: str, foreign_keys: frozenset[_ForeignKey], indexes: frozenset[_Index]
+) -> frozenset[_Index]:
+    """MySQL: the indexes without those InnoDB keeps for foreign keys (see the module)."""
+    if dialect != "mysql":
+        return indexes
+    key_indexes = {
+        (name, columns) for key_name, columns, *_rest in foreign_keys
+        for name in (key_name, columns[0]) if name
+    }
+    return frozenset(
+        index for index in indexes if index[2] or (index[0], index[1]) not in key_indexes
+    )
 
 
 def shapes_from_database(connection: Connection, dialect: str) -> dict[str, TableShape]:
@@ -139,11 +168,11 @@ def shapes_from_database(connection: Connection, dialect: str) -> dict[str, Tabl
             for f in inspector.get_foreign_keys(name)
         )
         unique_names = {u[0] for u in uniques}
-        indexes = frozenset(
+        indexes = _without_key_indexes(dialect, foreign_keys, frozenset(
             (str(i["name"]), tuple(str(c) for c in i["column_names"]), bool(i["unique"]))
             for i in inspector.get_indexes(name)
             if not i.get("duplicates_constraint") and i["name"] not in unique_names
-        )
+        ))
         shapes[name] = TableShape(
             name,
             tuple(columns),

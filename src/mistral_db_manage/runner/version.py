@@ -83,3 +83,42 @@ def write_version(operations: StatementSink, old: str | None, new: str | None) -
         operations.execute(
             table.update().values(version_num=new).where(table.c.version_num == old)
         )
+
+
+def script_check(dialect: str, start: str, revision: str) -> tuple[str, ...]:
+    """Statements that stop a script, before ``revision``, unless the database is at ``start``.
+
+    An offline script cannot look at the database when it is written; these lines
+    look when it is applied, so a script applied at another revision than the one
+    it was written from (``030:head`` applied at 019) stops with the reason instead
+    of leaving half of each revision.  Each dialect's client stops at the error:
+    ``psql -v ON_ERROR_STOP=1``, ``mariadb`` (its default), ``sqlite3 -bail``.
+    """
+    for value in (start, revision):  # ids of the chain: never quotes or backquotes
+        if not value.replace("_", "").isalnum():
+            raise MistralDbManageError(f"revision id {value!r} cannot go into a script's check")
+    message = (f"the database is not at revision {start}, where revision {revision} of this "
+               f"script starts: stop; see mistral-db-manage current")
+    count = f"(SELECT COUNT(*) FROM {VERSION_TABLE_NAME} WHERE version_num = '{start}')"
+    if dialect == "postgresql":
+        return (f"DO $$ BEGIN IF {count} <> 1 THEN RAISE EXCEPTION '{message}'; "
+                "END IF; END $$;",)
+    if dialect == "mysql":
+        # No SIGNAL outside a stored program: preparing a statement that names an
+        # unknown column fails with the message as the column's name.
+        return (
+            f"SET @mistral_db_manage_check = IF({count} = 1, 'DO 0', 'DO `{message}`');",
+            "PREPARE mistral_db_manage_check FROM @mistral_db_manage_check;",
+            "DEALLOCATE PREPARE mistral_db_manage_check;",
+        )
+    # SQLite raises only in a trigger: a temporary one, on a temporary table.
+    trigger = f"mistral_db_manage_check_{revision}"
+    return (
+        "CREATE TEMP TABLE IF NOT EXISTS mistral_db_manage_check "
+        "(revision TEXT, found INTEGER);",
+        f"CREATE TEMP TRIGGER IF NOT EXISTS {trigger} BEFORE INSERT ON "
+        f"mistral_db_manage_check WHEN NEW.revision = '{revision}' AND NEW.found <> 1 "
+        f"BEGIN SELECT RAISE(ABORT, '{message}'); END;",
+        f"INSERT INTO mistral_db_manage_check SELECT '{revision}', COUNT(*) FROM "
+        f"{VERSION_TABLE_NAME} WHERE version_num = '{start}';",
+    )
