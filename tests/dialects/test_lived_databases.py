@@ -1,0 +1,173 @@
+"""Databases that have lived: restored from a dump, partly created, built by upstream's
+models, handed a script written for another revision, stamped by hand."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from dbs import (
+    ClientError,
+    FreshDatabase,
+    _my_env,
+    _my_options,
+    mysql_server,
+    reference_path,
+    run_sql_script,
+)
+from helpers import CliResult, run_cli, write_config
+
+
+def tables(db: FreshDatabase) -> list[str]:
+    engine = db.engine()
+    try:
+        return sorted(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def version_of(db: FreshDatabase) -> str | None:
+    engine = db.engine()
+    try:
+        with engine.connect() as connection:
+            if not sa.inspect(connection).has_table("alembic_version"):
+                return None
+            return connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+    finally:
+        engine.dispose()
+
+
+def one_error_line(result: CliResult, *fragments: str, code: int = 1) -> str:
+    assert result.returncode == code, result
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    return lines[0]
+
+
+# --------------------------------------------------------------------------- mariadb-dump
+
+
+@pytest.mark.dialects("mysql")
+def test_a_restored_dump_keeps_innodb_key_indexes_and_is_the_same_schema(
+    fresh_db: FreshDatabase, make_db, tmp_path: Path  # type: ignore[no-untyped-def]
+) -> None:
+    restored: FreshDatabase = make_db("mysql")
+    original_conf = write_config(tmp_path, fresh_db.url, "original.conf")
+    conf = write_config(tmp_path, restored.url, "restored.conf")
+    assert run_cli("--config-file", str(original_conf), "upgrade", "020",
+                   cwd=tmp_path).returncode == 0
+    server = mysql_server()
+    dump = subprocess.run(["mariadb-dump", *_my_options(server), fresh_db.name],
+                          capture_output=True, text=True, check=True, timeout=120,
+                          env={**_my_env(server), "PATH": "/usr/bin:/bin"})
+    run_sql_script(restored, dump.stdout)
+    for target in ("026", "head"):
+        result = run_cli("--config-file", str(conf), "upgrade", target, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+    verify = run_cli("--config-file", str(conf), "verify", cwd=tmp_path)
+    assert verify.returncode == 0 and "exactly revision 045" in verify.stdout, verify
+    # the index InnoDB would have dropped is still there: the case is real
+    engine = restored.engine()
+    try:
+        names = {i["name"] for i in sa.inspect(engine).get_indexes("action_executions_v2")}
+    finally:
+        engine.dispose()
+    assert "task_execution_id" in names
+
+
+# --------------------------------------------------------------------------- partly created
+
+
+def test_one_mistral_table_makes_the_database_not_empty(
+    fresh_db: FreshDatabase, tmp_path: Path
+) -> None:
+    engine = fresh_db.engine()
+    try:
+        with engine.begin() as connection:
+            connection.execute(sa.text(
+                "CREATE TABLE action_definitions_v2 (id VARCHAR(36) NOT NULL PRIMARY KEY)"))
+    finally:
+        engine.dispose()
+    conf = write_config(tmp_path, fresh_db.url)
+    before = tables(fresh_db)
+    result = run_cli("--config-file", str(conf), "upgrade", "head", cwd=tmp_path)
+    one_error_line(result, "action_definitions_v2", "no version record", "not empty",
+                   "closest is")
+    assert tables(fresh_db) == before == ["action_definitions_v2"]
+
+
+# --------------------------------------------------------------------------- upstream's models
+
+
+def test_a_database_built_by_upstream_models_names_the_closest_revision(
+    fresh_db: FreshDatabase, tmp_path: Path
+) -> None:
+    text = reference_path(fresh_db.dialect, "head-models").read_text(encoding="utf-8")
+    if fresh_db.dialect == "mysql":
+        text = "SET foreign_key_checks = 0;\n" + text
+    run_sql_script(fresh_db, text)
+    before = tables(fresh_db)
+    conf = write_config(tmp_path, fresh_db.url)
+    result = run_cli("--config-file", str(conf), "--config-dir", str(tmp_path / "none.d"),
+                     "upgrade", "head", cwd=tmp_path)
+    assert "does not exist" in result.stderr  # a missing --config-dir is an error first
+    (tmp_path / "none.d").mkdir()
+    result = run_cli("--config-file", str(conf), "--config-dir", str(tmp_path / "none.d"),
+                     "upgrade", "head", cwd=tmp_path)
+    line = one_error_line(result, "no version record")
+    stamp = f"`mistral-db-manage --config-file {conf} --config-dir {tmp_path / 'none.d'} stamp "
+    assert stamp in line, line
+    assert "exactly revision" in line or ("the closest is" in line and "way(s): " in line)
+    assert tables(fresh_db) == before and version_of(fresh_db) is None
+
+
+# --------------------------------------------------------------------------- offline scripts
+
+
+def test_a_script_applied_at_another_revision_stops_before_changing_anything(
+    fresh_db: FreshDatabase, tmp_path: Path
+) -> None:
+    conf = write_config(tmp_path, fresh_db.url)
+    assert run_cli("--config-file", str(conf), "upgrade", "019", cwd=tmp_path).returncode == 0
+    script = run_cli("--config-file", str(conf), "upgrade", "030:head", "--sql", cwd=tmp_path)
+    assert script.returncode == 0
+    with pytest.raises(ClientError) as failure:
+        run_sql_script(fresh_db, script.stdout)
+    assert "the database is not at revision 030, where revision 031" in failure.value.stderr
+    assert version_of(fresh_db) == "019"
+    verify = run_cli("--config-file", str(conf), "verify", cwd=tmp_path)
+    assert verify.returncode == 0 and "exactly revision 019" in verify.stdout
+    # the script written for 019 goes through, checks and all
+    right = run_cli("--config-file", str(conf), "upgrade", "019:head", "--sql", cwd=tmp_path)
+    run_sql_script(fresh_db, right.stdout)
+    assert version_of(fresh_db) == "045"
+
+
+# --------------------------------------------------------------------------- stamp
+
+
+@pytest.mark.dialects("sqlite")
+@pytest.mark.parametrize("target", ["+1", "-1", "030:+1"])
+def test_stamp_refuses_a_relative_target(
+    fresh_db: FreshDatabase, tmp_path: Path, target: str
+) -> None:
+    conf = write_config(tmp_path, fresh_db.url)
+    assert run_cli("--config-file", str(conf), "upgrade", "030", cwd=tmp_path).returncode == 0
+    args = ("stamp", target, "--force") if ":" not in target else ("stamp", target, "--sql")
+    result = run_cli("--config-file", str(conf), *args, cwd=tmp_path)
+    one_error_line(result, "relative", "history", code=2)
+    assert version_of(fresh_db) == "030"
+
+
+@pytest.mark.dialects("sqlite")
+def test_stamp_base_says_base(fresh_db: FreshDatabase, tmp_path: Path) -> None:
+    conf = write_config(tmp_path, fresh_db.url)
+    assert run_cli("--config-file", str(conf), "upgrade", "030", cwd=tmp_path).returncode == 0
+    result = run_cli("--config-file", str(conf), "stamp", "base", "--force", cwd=tmp_path)
+    assert result.returncode == 0 and "None" not in result.stdout
+    assert "at base" in result.stdout and version_of(fresh_db) is None
