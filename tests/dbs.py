@@ -40,6 +40,8 @@ DIALECTS: tuple[str, ...] = (SQLITE, POSTGRESQL, MYSQL)
 SERVER_DIALECTS: tuple[str, ...] = (POSTGRESQL, MYSQL)
 #: What tests/clusters starts for itself: a three-node MariaDB Galera cluster, PgBouncer.
 CLUSTERS: tuple[str, ...] = ("galera", "pgbouncer")
+#: What tests/service needs: the machine's RabbitMQ, and upstream Mistral (installed by it).
+SERVICE: tuple[str, ...] = ("rabbitmq", "mistral")
 
 #: Maintenance database used to create and drop the per-test PostgreSQL databases.
 PG_ADMIN_DATABASE = "postgres"
@@ -193,13 +195,14 @@ REQUIRE_ENV = "MDM_REQUIRE_SERVERS"
 def required_servers(environ: Mapping[str, str] | None = None) -> frozenset[str]:
     """The servers named in ``MDM_REQUIRE_SERVERS`` (comma-separated).
 
-    Server dialects (``postgresql``, ``mysql``) and the clusters the tests of
-    ``tests/clusters`` start themselves (``galera``, ``pgbouncer``).
+    Server dialects (``postgresql``, ``mysql``), the clusters the tests of
+    ``tests/clusters`` start themselves (``galera``, ``pgbouncer``), and what the
+    real-service test of ``tests/service`` needs (``rabbitmq``, ``mistral``).
     """
     env = os.environ if environ is None else environ
     raw = env.get(REQUIRE_ENV, "")
     names = {part.strip() for part in raw.split(",") if part.strip()}
-    known = (*SERVER_DIALECTS, *CLUSTERS)
+    known = (*SERVER_DIALECTS, *CLUSTERS, *SERVICE)
     unknown = names - set(known)
     if unknown:
         raise pytest.UsageError(

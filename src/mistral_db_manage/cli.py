@@ -130,7 +130,7 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
         versions_dir=_versions_dir(args),
         options=UpgradeOptions(force=args.force, backup=not args.no_backup,
                                lock_timeout=args.lock_timeout, keep_backups=args.keep_backups,
-                               lock_lease=args.lock_lease),
+                               lock_lease=args.lock_lease, wal=args.wal),
     )
     if result.strategy is Strategy.NOTHING:
         _out(f"Nothing to do: the database is already at {result.end or 'base'}.")

@@ -257,7 +257,8 @@ def test_driver_missing_psycopg2(monkeypatch: pytest.MonkeyPatch) -> None:
         message = str(info.value)
         assert f"URL scheme {scheme}://" in message
         assert "psycopg2" in message
-        assert "pip install 'mistral-db-manage[postgresql]'" in message
+        assert "-m pip install psycopg2-binary (what the extra 'mistral-db-manage[postgresql]'" \
+            in message
         assert SECRET not in message
         assert "\n" not in message
 
@@ -269,7 +270,7 @@ def test_driver_missing_pymysql(monkeypatch: pytest.MonkeyPatch) -> None:
             create_engine_checked(f"{scheme}://u:{SECRET}@h/db")
         message = str(info.value)
         assert "PyMySQL" in message
-        assert "pip install 'mistral-db-manage[mysql]'" in message
+        assert "-m pip install PyMySQL (what the extra 'mistral-db-manage[mysql]'" in message
         assert SECRET not in message
 
 
@@ -280,7 +281,7 @@ def test_driver_missing_mysqldb_suggests_pymysql(monkeypatch: pytest.MonkeyPatch
     message = str(info.value)
     assert "MySQLdb" in message
     assert "mysql+pymysql://" in message
-    assert "pip install 'mistral-db-manage[mysql]'" in message
+    assert "-m pip install PyMySQL (what the extra 'mistral-db-manage[mysql]'" in message
     assert SECRET not in message
 
 

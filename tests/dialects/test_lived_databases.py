@@ -171,3 +171,34 @@ def test_stamp_base_says_base(fresh_db: FreshDatabase, tmp_path: Path) -> None:
     result = run_cli("--config-file", str(conf), "stamp", "base", "--force", cwd=tmp_path)
     assert result.returncode == 0 and "None" not in result.stdout
     assert "at base" in result.stdout and version_of(fresh_db) is None
+
+
+# --------------------------------------------------------------------------- SQLite's journal
+
+
+@pytest.mark.dialects("sqlite")
+def test_sqlite_is_left_in_wal_mode_with_a_good_backup(
+    fresh_db: FreshDatabase, tmp_path: Path
+) -> None:
+    import sqlite3
+    from contextlib import closing
+
+    def journal(path: str) -> str:
+        with closing(sqlite3.connect(path)) as connection:
+            return str(connection.execute("PRAGMA journal_mode").fetchone()[0])
+
+    conf = write_config(tmp_path, fresh_db.url)
+    assert run_cli("--config-file", str(conf), "upgrade", "030", cwd=tmp_path).returncode == 0
+    assert journal(fresh_db.name) == "delete"  # not without --wal
+    assert run_cli("--config-file", str(conf), "upgrade", "031", "--wal",
+                   cwd=tmp_path).returncode == 0
+    assert journal(fresh_db.name) == "wal"
+    result = run_cli("--config-file", str(conf), "upgrade", "head", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert journal(fresh_db.name) == "wal"
+    backups = sorted(Path(fresh_db.name).parent.glob(Path(fresh_db.name).name + ".*031*"))
+    assert backups, list(Path(fresh_db.name).parent.iterdir())
+    with closing(sqlite3.connect(backups[-1])) as connection:
+        assert connection.execute("SELECT version_num FROM alembic_version").fetchone() == ("031",)
+    assert not Path(fresh_db.name + "-wal").exists()  # checkpointed when the run closed it
+    assert run_cli("--config-file", str(conf), "verify", cwd=tmp_path).returncode == 0

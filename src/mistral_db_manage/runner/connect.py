@@ -31,6 +31,7 @@ bare ``postgresql://`` uses psycopg2 (as with oslo.db), although SQLAlchemy
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -93,24 +94,31 @@ def make_url_checked(connection: str) -> URL:
 # --------------------------------------------------------------------------- engines
 
 
+def _pip(package: str, extra: str) -> str:
+    """How to install ``package`` into the environment running this tool, from a checkout
+    as well as from an installed package (the extra names what it installs)."""
+    return (f"{sys.executable} -m pip install {package} (what the extra "
+            f"'mistral-db-manage[{extra}]' installs)")
+
+
 def _install_hint(url: DatabaseUrl) -> str:
     module = url.driver
     if module == "psycopg2":
         return (
             f"the PostgreSQL driver psycopg2, needed by the URL scheme {url.drivername}://, "
-            "is not installed; install it with: pip install 'mistral-db-manage[postgresql]'"
+            f"is not installed; install it with: {_pip('psycopg2-binary', 'postgresql')}"
         )
     if module == "pymysql":
         return (
             f"the MySQL/MariaDB driver PyMySQL, needed by the URL scheme {url.drivername}://, "
-            "is not installed; install it with: pip install 'mistral-db-manage[mysql]'"
+            f"is not installed; install it with: {_pip('PyMySQL', 'mysql')}"
         )
     if module == "MySQLdb":
         return (
             f"the URL scheme {url.drivername}:// selects the MySQLdb driver (package "
             "mysqlclient), which is not installed; write mysql+pymysql:// in [database] "
             "connection (as upstream Mistral configurations do) and install PyMySQL with: "
-            "pip install 'mistral-db-manage[mysql]'"
+            f"{_pip('PyMySQL', 'mysql')}"
         )
     return (
         f"the Python module {module}, needed by the URL scheme {url.drivername}://, "

@@ -102,3 +102,27 @@ def open_database(connection_url: str) -> Iterator[Database]:
             connection.close()
     finally:
         engine.dispose()
+
+
+def leave_in_wal_mode(database: Database) -> None:
+    """SQLite file: switch it to write-ahead logging, a property of the file that stays.
+
+    The Mistral services run as several processes on one file; with SQLite's
+    rollback journal a reader blocks the writers (``database is locked``), with
+    WAL readers and one writer work at once.  The backup (SQLite's backup API),
+    the migration lock (a file beside the database) and offline scripts work the
+    same in either mode.  Called outside any transaction, after a run committed.
+    Not the default (``upgrade --wal``): in WAL mode a reader needs to write the
+    ``-shm`` file beside the database, and a reader that dies leaves ``-wal`` and
+    ``-shm`` files, so a read-only user's ``current`` behaves differently.
+    """
+    if database.dialect != "sqlite" or database.sqlite_file is None:
+        return
+    database.connection.commit()
+    raw = database.connection.connection.dbapi_connection
+    assert raw is not None
+    cursor = raw.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+    finally:
+        cursor.close()

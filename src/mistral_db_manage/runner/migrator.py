@@ -38,7 +38,7 @@ from .audit import AuditRun
 from .backup import backup_sqlite
 from .chain import Chain
 from .connect import reported_failures
-from .database import Database, open_database
+from .database import Database, leave_in_wal_mode, open_database
 from .events import EventSink, Notice, ignore
 from .execute import Executor
 from .galera import refuse_split_ddl
@@ -72,6 +72,8 @@ class UpgradeOptions:
     command: str = "upgrade"
     #: SQLite: how many backups of the file to keep (the newest)
     keep_backups: int = DEFAULT_KEEP_BACKUPS
+    #: SQLite: leave the file in WAL mode (for the services' several processes)
+    wal: bool = False
 
 
 @dataclass(frozen=True)
@@ -208,6 +210,8 @@ class Migrator:
             if options.backup and plan.current is not None:
                 self._backup(database, plan.current, options.keep_backups)
             self._execute(database, plan, options.command)
+        if options.wal:
+            leave_in_wal_mode(database)
         return UpgradeResult(plan.current, plan.target, plan.revision_ids, plan.strategy)
 
     def _plan(

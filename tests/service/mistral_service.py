@@ -1,0 +1,201 @@
+"""Upstream's Mistral service, run for a test on a database this tool built.
+
+* :func:`upstream_environment`: Mistral 23.0.0 and mistral-extra 17.0.0 in a virtual
+  environment of their own, outside the repository (``MDM_UPSTREAM_VENV``, else
+  ``~/.cache/mistral-db-manage/upstream-23.0.0``, shared with ``tests/reference/refresh``);
+  created when missing, reused when it holds these releases.  ``oslotest`` is added for
+  Mistral's own DB-layer unit tests.
+* :class:`MistralService`: the unmodified ``mistral-server --server all`` on the machine's
+  RabbitMQ, with an exchange and topics of its own, auth disabled, its API on a free
+  loopback port; stopped by its process id (its process group) whatever happens.
+* :func:`call`: the REST API, through the standard library only.
+
+Every wait is bounded in time and in count.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+from follow.refresh import REFERENCE_DIR, recorded_versions
+from follow.upstream import ensure_upstream
+
+MISTRAL = "23.0.0"
+MISTRAL_EXTRA = "17.0.0"
+VENV_ENV = "MDM_UPSTREAM_VENV"
+RABBIT = ("127.0.0.1", 5672)
+#: lines of the service's log that mean a database error
+DATABASE_ERRORS = ("OperationalError", "ProgrammingError", "IntegrityError", "DBError",
+                   "DBDeadlock", "DBConnectionError", "database is locked", "DataError",
+                   "InternalError", "sqlalchemy.exc")
+
+
+def upstream_environment(log: Any = print) -> Path:
+    venv = Path(os.environ.get(VENV_ENV) or
+                Path.home() / ".cache" / "mistral-db-manage" / f"upstream-{MISTRAL}")
+    ensure_upstream(venv, MISTRAL, MISTRAL_EXTRA, recorded_versions(REFERENCE_DIR), log)
+    python = venv / "bin" / "python"
+    has_oslotest = subprocess.run([str(python), "-c", "import oslotest"],
+                                  capture_output=True, timeout=120).returncode == 0
+    if not has_oslotest:
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "oslotest"], check=True,
+                       timeout=600)
+    return venv
+
+
+def rabbitmq_problem() -> str | None:
+    try:
+        with socket.create_connection(RABBIT, timeout=3):
+            return None
+    except OSError as error:
+        return f"RabbitMQ at {RABBIT[0]}:{RABBIT[1]} does not answer ({error})"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def service_config(directory: Path, url: str, port: int) -> Path:
+    tag = f"mdmtest_{secrets.token_hex(4)}"
+    path = directory / "mistral.conf"
+    path.write_text(f"""[DEFAULT]
+transport_url = rabbit://guest:guest@127.0.0.1:5672/
+control_exchange = {tag}
+
+[api]
+host = 127.0.0.1
+port = {port}
+api_workers = 1
+
+[pecan]
+auth_enable = False
+
+[database]
+connection = {url}
+
+[engine]
+topic = {tag}_engine
+
+[executor]
+topic = {tag}_executor
+
+[event_engine]
+topic = {tag}_event_engine
+
+[notifier]
+topic = {tag}_notifier
+
+[cron_trigger]
+execution_interval = 1
+""", encoding="utf-8")
+    return path
+
+
+class MistralService:
+    def __init__(self, venv: Path, config: Path, port: int, log_path: Path) -> None:
+        self.base = f"http://127.0.0.1:{port}/v2"
+        self.log_path = log_path
+        self._log = log_path.open("wb")
+        self.process = subprocess.Popen(
+            [str(venv / "bin" / "mistral-server"), "--server", "all", "--config-file",
+             str(config)],
+            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=config.parent,
+        )
+
+    def wait_ready(self, seconds: float = 120) -> None:
+        deadline = time.monotonic() + seconds
+        for _attempt in range(int(seconds * 2)):
+            if self.process.poll() is not None:
+                raise AssertionError(f"mistral-server exited with {self.process.returncode}:\n"
+                                     + self.log_tail())
+            try:
+                call(self.base, "GET", "/workflows")
+                return
+            except (OSError, urllib.error.URLError):
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+        raise AssertionError("the Mistral API did not answer in time:\n" + self.log_tail())
+
+    def stop(self) -> None:
+        """SIGTERM to the server's process group (its id is the server's), then SIGKILL."""
+        if self.process.poll() is None:
+            with suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                with suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=20)
+        with suppress(ProcessLookupError):  # workers the master left behind
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self._log.close()
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_text().splitlines()[-lines:])
+
+    def database_errors(self) -> list[str]:
+        return [line for line in self.log_text().splitlines()
+                if any(word in line for word in DATABASE_ERRORS)]
+
+
+@contextmanager
+def running_service(venv: Path, config: Path, port: int, log_path: Path
+                    ) -> Iterator[MistralService]:
+    service = MistralService(venv, config, port, log_path)
+    try:
+        service.wait_ready()
+        yield service
+    finally:
+        service.stop()
+
+
+def call(base: str, method: str, path: str, body: object = None,
+         content_type: str = "application/json") -> Any:
+    data: bytes | None = None
+    if body is not None:
+        data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+    request = urllib.request.Request(base + path, data=data, method=method,
+                                     headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            text = response.read().decode()
+    except urllib.error.HTTPError as error:
+        raise AssertionError(f"{method} {path}: HTTP {error.code}: "
+                             f"{error.read().decode(errors='replace')[:500]}") from None
+    return json.loads(text) if text else None
+
+
+def wait_for_state(base: str, execution_id: str, states: tuple[str, ...],
+                   seconds: float = 90) -> dict[str, Any]:
+    """The execution once it is in one of ``states`` (or any final state: then it fails)."""
+    deadline = time.monotonic() + seconds
+    execution: dict[str, Any] = {}
+    for _attempt in range(int(seconds * 2)):
+        execution = call(base, "GET", f"/executions/{execution_id}")
+        if execution["state"] in states or execution["state"] in ("SUCCESS", "ERROR",
+                                                                   "CANCELLED"):
+            break
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    return execution
