@@ -117,7 +117,7 @@ class MistralService:
             cwd=config.parent,
         )
 
-    def wait_ready(self, seconds: float = 120) -> None:
+    def wait_ready(self, seconds: float = 240) -> None:
         deadline = time.monotonic() + seconds
         for _attempt in range(int(seconds * 2)):
             if self.process.poll() is not None:
