@@ -35,7 +35,7 @@ def chain_problems(versions_dir: Path) -> list[str]:
         for table in chain_state.tables.values():
             table.uniques = [u for u in table.uniques if u.name not in redundant]
         differences = compare_shapes(
-            shapes_from_state(model_state), shapes_from_state(chain_state)
+            shapes_from_state(model_state), shapes_from_state(chain_state), exact=True
         )
         problems.extend(
             f"{dialect}: the models and the chain's head ({chain.head}) differ: {difference}"

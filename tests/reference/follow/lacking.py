@@ -95,7 +95,7 @@ def compare_chain(versions_dir: Path, reference_dir: Path) -> list[Finding]:
             if revision_id not in upstream_by_id:
                 continue
             reference = dumps.read(reference_dir, dialect, revision_id)
-            found = compare_shapes(dumps.shapes(reference), shapes_from_state(state))
+            found = compare_shapes(dumps.shapes(reference), shapes_from_state(state), exact=True)
             found += [f"not understood in the dump: {text}" for text in reference.unparsed]
             if found:
                 differences.setdefault(revision_id, {})[dialect] = found

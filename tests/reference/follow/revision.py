@@ -88,7 +88,7 @@ def check(operations: list[Operation], versions_dir: Path, reference_dir: Path,
         if dialect in SERVERS:
             expected = dumps.shapes(dumps.read(reference_dir, dialect, revision))
             residual += [f"{dialect}: {line}"
-                         for line in compare_shapes(expected, shapes_from_state(state))]
+                         for line in compare_shapes(expected, shapes_from_state(state), exact=True)]
     return residual
 
 
