@@ -208,11 +208,11 @@ def test_the_mistral_service_runs_on_what_this_tool_built(
     print(f"[service] {fresh_db.dialect}: {time.monotonic() - began:.0f} s")
 
 
-def _db_tests(venv: Path, url: str) -> dict[str, object]:
+def _db_tests(venv: Path, url: str, cwd: Path) -> dict[str, object]:
     runner = Path(__file__).with_name("run_mistral_db_tests.py")
-    process = subprocess.run(
+    process = subprocess.run(  # in cwd: Mistral's test configuration writes mistral.log
         [str(venv / "bin" / "python"), str(runner)], capture_output=True, text=True,
-        timeout=600, env={"OS_DATABASE__CONNECTION": url, "PATH": "/usr/bin:/bin"},
+        timeout=600, env={"OS_DATABASE__CONNECTION": url, "PATH": "/usr/bin:/bin"}, cwd=cwd,
     )
     assert process.returncode == 0, process.stderr[-2000:]
     value = json.loads(process.stdout.strip().splitlines()[-1])
@@ -227,8 +227,9 @@ def test_mistral_db_unit_tests_on_what_this_tool_built(
     config = service_config(tmp_path, fresh_db.url, 1)
     assert run_cli("--config-file", str(config), "upgrade", "head", "--wal",
                    cwd=tmp_path).returncode == 0
-    ours = _db_tests(upstream_venv, fresh_db.url)
-    theirs = _db_tests(upstream_venv, f"sqlite:///{tmp_path / 'created_by_mistral.sqlite'}")
+    ours = _db_tests(upstream_venv, fresh_db.url, tmp_path)
+    theirs = _db_tests(upstream_venv, f"sqlite:///{tmp_path / 'created_by_mistral.sqlite'}",
+                       tmp_path)
     print(f"[mistral db tests] ours: {ours}; Mistral's own schema (rollback journal): {theirs}")
     assert ours["run"] == theirs["run"] and int(str(ours["run"])) > 100
     assert ours["failures"] == 0 and ours["errors"] == 0, ours
