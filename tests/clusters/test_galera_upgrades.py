@@ -26,19 +26,17 @@ import pytest
 
 from dbs import new_database_name, reference_dump
 from galera import GaleraCluster
+from helpers import Run, start_run
 from mistral_db_manage.runner import lockrow
 from mistral_db_manage.runner.database import open_database
 from mistral_db_manage.runner.lock import migration_lock
 from runs import (
-    Run,
     changed_the_database,
     galera_state,
-    mistral_rows,
     run_all,
-    seed_019,
-    start_run,
     write_conf,
 )
+from seeds import mistral_rows, seed_019
 
 ROUNDS = int(os.environ.get("MDM_GALERA_ROUNDS", "10"))
 #: the lease of the holder in the long-DDL test (the shortest allowed)
