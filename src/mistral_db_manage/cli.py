@@ -276,8 +276,8 @@ def _show_plan(plan: UpgradePlan, output_format: str) -> int:
               f"creation left ({', '.join(plan.leftovers)})")
     if plan.strategy is Strategy.RESUME:
         first = plan.pending[0]
-        done = sum(1 for operation in first.operations if operation.done)
-        _out(f"Revision {first.revision} is half-done: an interrupted run applied {done} of "
+        applied = sum(1 for operation in first.operations if operation.done)
+        _out(f"Revision {first.revision} is half-done: an interrupted run applied {applied} of "
              f"its {len(first.operations)} operations; upgrade finishes it.")
     if plan.strategy is Strategy.NOTHING:
         _out("Nothing to do.")
