@@ -11,7 +11,7 @@
   cluster, however short its lease;
 * ``wsrep_OSU_method=RSU`` is refused and nothing changes; ``--plan`` warns about TOI.
 
-``MDM_GALERA_ROUNDS`` sets the number of rounds of each kind (default 10).
+``MDM_GALERA_ROUNDS`` sets the number of rounds of each kind (default 20).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from runs import (
 )
 from seeds import mistral_rows, seed_019
 
-ROUNDS = int(os.environ.get("MDM_GALERA_ROUNDS", "10"))
+ROUNDS = int(os.environ.get("MDM_GALERA_ROUNDS", "20"))
 #: the lease of the holder in the long-DDL test (the shortest allowed)
 LEASE = 3.0
 NODES = (1, 2, 3)
