@@ -47,6 +47,7 @@ from .lock import DEFAULT_LEASE, DEFAULT_TIMEOUT, LockHold, migration_lock
 from .plan import DatabaseSnapshot, Strategy, UpgradePlan, plan_upgrade
 from .preflight import (
     read_snapshot,
+    recorded_revision,
     refuse_drift,
     refuse_mismatch,
     refuse_unversioned,
@@ -229,9 +230,11 @@ class Migrator:
     ) -> UpgradeResult:
         with self.opened() as opened, reported_failures(opened.url, "upgrading"):
             refuse_split_ddl(opened.galera, force=options.force)
-            # A target or a database this run must refuse is refused before the lock
-            # (whose table the first run creates): a refused run changes nothing.
-            self._plan(opened, target, delta, count_rows=False)
+            # A target that cannot be reached is refused before the lock (whose table the
+            # first run creates).  What the database is must be read under the lock only:
+            # outside it, another run's creation may look like an unversioned database.
+            resolve_target(self.chain, target, delta,
+                           recorded_revision(opened.connection, self.chain))
             with self.locked(options.lock_timeout, command=options.command,
                              lease=options.lock_lease, database=opened) as database:
                 return self._upgrade_locked(database, target, delta, options)
