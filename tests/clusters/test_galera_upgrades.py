@@ -160,15 +160,25 @@ def _database_at_019(cluster: GaleraCluster, databases: Databases, directory: Pa
     return database
 
 
+def _upgrade_reaching(
+    cluster: GaleraCluster, databases: Databases, directory: Path, revision: str
+) -> tuple[dict[str, list[str]], str, dict[int, Path], Run]:
+    """An ``upgrade head`` through node 1 from 019 with rows, once it starts ``revision``;
+    the rows an uninterrupted run gives, the database and the nodes' configurations."""
+    expected_rows = uninterrupted_rows(cluster, databases, directory, KILL_TASKS)
+    database = _database_at_019(cluster, databases, directory)
+    confs = _confs(cluster, database, directory)
+    run = start_run(confs[1], "upgrade", "head", cwd=directory)
+    run.wait_for_line(f"-> {revision},")
+    return expected_rows, database, confs, run
+
+
 @pytest.mark.parametrize("revision", ["020", "024"])
 def test_node_killed_during_a_revision_then_upgrade_through_another_node(
     galera_cluster: GaleraCluster, databases: Databases, tmp_path: Path, revision: str
 ) -> None:
-    expected_rows = uninterrupted_rows(galera_cluster, databases, tmp_path, KILL_TASKS)
-    database = _database_at_019(galera_cluster, databases, tmp_path)
-    confs = _confs(galera_cluster, database, tmp_path)
-    run = start_run(confs[1], "upgrade", "head", cwd=tmp_path)
-    run.wait_for_line(f"-> {revision},")
+    expected_rows, database, confs, run = _upgrade_reaching(
+        galera_cluster, databases, tmp_path, revision)
     galera_cluster.kill_node(1)
     killed = run.finish()
     assert killed.returncode != 0, killed.describe()
@@ -186,11 +196,8 @@ def test_node_killed_during_a_revision_then_upgrade_through_another_node(
 def test_tool_killed_during_a_revision_then_upgrade_through_another_node(
     galera_cluster: GaleraCluster, databases: Databases, tmp_path: Path, revision: str
 ) -> None:
-    expected_rows = uninterrupted_rows(galera_cluster, databases, tmp_path, KILL_TASKS)
-    database = _database_at_019(galera_cluster, databases, tmp_path)
-    confs = _confs(galera_cluster, database, tmp_path)
-    run = start_run(confs[1], "upgrade", "head", cwd=tmp_path)
-    run.wait_for_line(f"-> {revision},")
+    expected_rows, database, confs, run = _upgrade_reaching(
+        galera_cluster, databases, tmp_path, revision)
     run.kill()
     run.finish()
 
