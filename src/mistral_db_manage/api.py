@@ -54,6 +54,8 @@ class HistoryEntry:
 class VerifyResult:
     revision: str | None
     differences: tuple[str, ...]
+    #: MySQL: the revision an interrupted run left half-done (what upgrade does about it)
+    half_done: str | None = None
 
     @property
     def clean(self) -> bool:
@@ -306,7 +308,7 @@ def check_migration(*, versions_dir: Path | None = None) -> list[str]:
 def verify(settings: Settings, *, versions_dir: Path | None = None) -> VerifyResult:
     """Compare the live schema with the chain's schema at the recorded revision."""
     from .runner.database import open_database
-    from .runner.preflight import read_snapshot, refuse_unversioned
+    from .runner.preflight import half_done, possible_states, read_snapshot, refuse_unversioned
     from .runner.verify import verify_state
     from .schema.history import state_at
 
@@ -314,11 +316,18 @@ def verify(settings: Settings, *, versions_dir: Path | None = None) -> VerifyRes
     with open_database(settings.connection) as database:
         snapshot = read_snapshot(database, chain)
         refuse_unversioned(database, chain, snapshot)
+        revision = snapshot.revision
         differences = verify_state(
-            database.connection, state_at(chain, database.dialect, snapshot.revision)
-        )
+            database.connection, state_at(chain, database.dialect, revision))
+        interrupted = half_done(chain, snapshot)
+        if interrupted and differences and revision is not None:
+            # the schema may be part-way into the next revision, as the journal says
+            for candidate in possible_states(chain, database.dialect, revision, snapshot):
+                if not verify_state(database.connection, candidate):
+                    differences = []
+                    break
         database.connection.rollback()
-        return VerifyResult(snapshot.revision, tuple(differences))
+        return VerifyResult(revision, tuple(differences), interrupted)
 
 
 def applied_runs(settings: Settings, limit: int | None = None) -> list[RunRecord]:

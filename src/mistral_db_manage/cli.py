@@ -29,6 +29,7 @@ from .display import Progress, notify, title
 from .errors import ConfigError, MistralDbManageError, UsageError
 from .limits import DefinitionLimits
 from .runner.dburl import parse_url
+from .runner.stopping import stop_at_once
 from .terminal import OutputClosed, PipeGuard, PrintableFormatter, printable, silence_stdout
 
 if TYPE_CHECKING:
@@ -161,6 +162,11 @@ def _show_plan(plan: UpgradePlan, output_format: str) -> int:
     if plan.leftovers:
         _out(f"First: drops the {len(plan.leftovers)} empty table(s) an interrupted "
               f"creation left ({', '.join(plan.leftovers)})")
+    if plan.strategy is Strategy.RESUME:
+        first = plan.pending[0]
+        applied = sum(1 for operation in first.operations if operation.done)
+        _out(f"Revision {first.revision} is half-done: an interrupted run applied {applied} of "
+             f"its {len(first.operations)} operations; upgrade finishes it.")
     if plan.strategy is Strategy.NOTHING:
         _out("Nothing to do.")
     elif plan.strategy is Strategy.CREATE:
@@ -190,7 +196,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     result = api.verify(_settings(args), versions_dir=_versions_dir(args))
     if args.format == "json":
         _print_json({"revision": result.revision, "clean": result.clean,
-                     "differences": list(result.differences)})
+                     "differences": list(result.differences), "half_done": result.half_done})
+    elif result.clean and result.half_done:
+        _out(f"The schema is revision {result.revision}'s with {result.half_done}.")
     elif result.clean:
         _out(f"The schema is exactly revision {result.revision or 'base'}'s.")
     else:
@@ -401,6 +409,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         print(f"{PROG}: error: {printable(error)}", file=sys.stderr)
         return error.exit_code
+    stop_at_once()
     handler = COMMANDS[args.command]
     try:
         try:
@@ -421,9 +430,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: {printable(_with_user_options(str(error), args))}",
               file=sys.stderr)
         return error.exit_code
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:
+        name = getattr(stop, "signal_name", "SIGINT")
+        print(f"{PROG}: interrupted by {name}", file=sys.stderr)
+        return 128 + getattr(stop, "signum", 2)
 
 
 def console_main() -> None:

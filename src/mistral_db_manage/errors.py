@@ -80,3 +80,32 @@ class UsageError(MistralDbManageError):
     """The command line is wrong (options that do not go together, a bad value)."""
 
     exit_code = 2
+
+
+class RunInterrupted(MistralDbManageError):
+    """A signal stopped the run (at a safe point, or at once after a second signal);
+    the message says where the database stands.  Exits 128 + the signal's number."""
+
+    def __init__(self, signal_name: str, signum: int, *, safe_point: bool = False,
+                 where: str = "") -> None:
+        self.signal_name = signal_name
+        self.signum = signum
+        self.safe_point = safe_point
+        self.where = where
+        self.exit_code = 128 + signum
+        how = " at a safe point" if safe_point else ""
+        super().__init__(f"interrupted by {signal_name}{how}" + (f": {where}" if where else ""))
+
+    def at(self, where: str) -> RunInterrupted:
+        """The same interruption, saying where the database stands."""
+        return RunInterrupted(self.signal_name, self.signum, safe_point=self.safe_point,
+                              where=where)
+
+
+class SignalInterrupt(KeyboardInterrupt):
+    """A second signal (or SIGTERM/SIGHUP outside a run): stop at once, like Ctrl-C."""
+
+    def __init__(self, signal_name: str, signum: int) -> None:
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+        self.signum = signum

@@ -11,7 +11,7 @@
   cluster, however short its lease;
 * ``wsrep_OSU_method=RSU`` is refused and nothing changes; ``--plan`` warns about TOI.
 
-``MDM_GALERA_ROUNDS`` sets the number of rounds of each kind (default 10).
+``MDM_GALERA_ROUNDS`` sets the number of rounds of each kind (default 20).
 """
 
 from __future__ import annotations
@@ -26,21 +26,19 @@ import pytest
 
 from dbs import new_database_name, reference_dump
 from galera import GaleraCluster
+from helpers import Run, start_run
 from mistral_db_manage.runner import lockrow
 from mistral_db_manage.runner.database import open_database
 from mistral_db_manage.runner.lock import migration_lock
 from runs import (
-    Run,
     changed_the_database,
     galera_state,
-    mistral_rows,
     run_all,
-    seed_019,
-    start_run,
     write_conf,
 )
+from seeds import mistral_rows, seed_019
 
-ROUNDS = int(os.environ.get("MDM_GALERA_ROUNDS", "10"))
+ROUNDS = int(os.environ.get("MDM_GALERA_ROUNDS", "20"))
 #: the lease of the holder in the long-DDL test (the shortest allowed)
 LEASE = 3.0
 NODES = (1, 2, 3)
@@ -162,15 +160,25 @@ def _database_at_019(cluster: GaleraCluster, databases: Databases, directory: Pa
     return database
 
 
+def _upgrade_reaching(
+    cluster: GaleraCluster, databases: Databases, directory: Path, revision: str
+) -> tuple[dict[str, list[str]], str, dict[int, Path], Run]:
+    """An ``upgrade head`` through node 1 from 019 with rows, once it starts ``revision``;
+    the rows an uninterrupted run gives, the database and the nodes' configurations."""
+    expected_rows = uninterrupted_rows(cluster, databases, directory, KILL_TASKS)
+    database = _database_at_019(cluster, databases, directory)
+    confs = _confs(cluster, database, directory)
+    run = start_run(confs[1], "upgrade", "head", cwd=directory)
+    run.wait_for_line(f"-> {revision},")
+    return expected_rows, database, confs, run
+
+
 @pytest.mark.parametrize("revision", ["020", "024"])
 def test_node_killed_during_a_revision_then_upgrade_through_another_node(
     galera_cluster: GaleraCluster, databases: Databases, tmp_path: Path, revision: str
 ) -> None:
-    expected_rows = uninterrupted_rows(galera_cluster, databases, tmp_path, KILL_TASKS)
-    database = _database_at_019(galera_cluster, databases, tmp_path)
-    confs = _confs(galera_cluster, database, tmp_path)
-    run = start_run(confs[1], "upgrade", "head", cwd=tmp_path)
-    run.wait_for_line(f"-> {revision},")
+    expected_rows, database, confs, run = _upgrade_reaching(
+        galera_cluster, databases, tmp_path, revision)
     galera_cluster.kill_node(1)
     killed = run.finish()
     assert killed.returncode != 0, killed.describe()
@@ -188,11 +196,8 @@ def test_node_killed_during_a_revision_then_upgrade_through_another_node(
 def test_tool_killed_during_a_revision_then_upgrade_through_another_node(
     galera_cluster: GaleraCluster, databases: Databases, tmp_path: Path, revision: str
 ) -> None:
-    expected_rows = uninterrupted_rows(galera_cluster, databases, tmp_path, KILL_TASKS)
-    database = _database_at_019(galera_cluster, databases, tmp_path)
-    confs = _confs(galera_cluster, database, tmp_path)
-    run = start_run(confs[1], "upgrade", "head", cwd=tmp_path)
-    run.wait_for_line(f"-> {revision},")
+    expected_rows, database, confs, run = _upgrade_reaching(
+        galera_cluster, databases, tmp_path, revision)
     run.kill()
     run.finish()
 

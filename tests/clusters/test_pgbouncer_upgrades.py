@@ -24,8 +24,10 @@ from dbs import (
     pg_server,
     reference_dump,
 )
+from helpers import start_run
 from pgbouncer import PgBouncer
-from runs import changed_the_database, mistral_rows, run_all, seed_019, start_run, write_conf
+from runs import changed_the_database, run_all, write_conf
+from seeds import mistral_rows, seed_019
 
 RUNS = 8
 MODES = ["session", "transaction"]

@@ -22,9 +22,11 @@ from helpers import CliResult, run_cli, write_config
 
 
 def tables(db: FreshDatabase) -> list[str]:
+    """The tables besides this tool's bookkeeping (a refused run may have made its lock's)."""
     engine = db.engine()
     try:
-        return sorted(sa.inspect(engine).get_table_names())
+        return sorted(name for name in sa.inspect(engine).get_table_names()
+                      if not name.startswith("mistral_db_manage_"))
     finally:
         engine.dispose()
 

@@ -22,7 +22,7 @@ import pytest
 import sqlalchemy as sa
 
 from dbs import FreshDatabase
-from helpers import run_cli, settings_for, write_config
+from helpers import CliResult, run_cli, settings_for, write_config
 from mistral_db_manage import api
 from mistral_db_manage.errors import LockLostError
 from mistral_db_manage.runner import lockrow
@@ -57,6 +57,14 @@ def _plant_holder(url: str, process: lockrow.ProcessIdentity, *, lease: int,
     return holder
 
 
+def _timed_upgrade(conf: Path, cwd: Path) -> tuple[CliResult, float]:
+    """``upgrade head`` (waiting up to a minute for the lock) and how long it took."""
+    began = time.monotonic()
+    result = run_cli("--config-file", str(conf), "--lock-timeout", "60", "upgrade", "head",
+                     cwd=cwd)
+    return result, time.monotonic() - began
+
+
 def _lock_rows(db: FreshDatabase) -> list[tuple[object, ...]]:
     return db.rows("SELECT token FROM mistral_db_manage_lock")
 
@@ -70,10 +78,7 @@ def test_a_dead_run_on_this_machine_is_taken_over_at_once(
     holder = _plant_holder(fresh_db.url, dead, lease=600, with_audit_row=True)
     conf = write_config(tmp_path, fresh_db.url)
 
-    began = time.monotonic()
-    result = run_cli("--config-file", str(conf), "--lock-timeout", "60", "upgrade", "head",
-                     cwd=tmp_path)
-    waited = time.monotonic() - began
+    result, waited = _timed_upgrade(conf, tmp_path)
 
     assert result.returncode == 0, result.stderr
     assert f"its process {dead.pid} on this machine is gone" in result.stderr
@@ -102,10 +107,7 @@ def test_a_silent_holder_elsewhere_is_taken_over_after_its_lease(
     _plant_holder(fresh_db.url, elsewhere, lease=4, with_audit_row=False)
     conf = write_config(tmp_path, fresh_db.url)
 
-    began = time.monotonic()
-    result = run_cli("--config-file", str(conf), "--lock-timeout", "60", "upgrade", "head",
-                     cwd=tmp_path)
-    waited = time.monotonic() - began
+    result, waited = _timed_upgrade(conf, tmp_path)
 
     assert result.returncode == 0, result.stderr
     assert "waiting for the migration lock held by mistral-db-manage upgrade by " \

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from ..errors import MistralDbManageError
 from ..limits import DEFAULT_KEEP_BACKUPS
+from .files import write_atomically
 
 _TEMPORARY_SUFFIX = ".bak.partial"
 
@@ -54,15 +55,13 @@ def backup_sqlite(database: Path, revision: str | None, *,
     target = database.with_name(f"{database.name}.{revision or 'base'}-{stamp}.bak")
     partial = target.with_name(f".{target.name}{_TEMPORARY_SUFFIX}")
     _remove_partials(database)
+    def fill(path: Path) -> None:
+        match_owner(path, database)
+        _copy(database, path)
+
     try:
-        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        os.close(descriptor)
-        match_owner(partial, database)
-        _copy(database, partial)
-        os.replace(partial, target)
+        write_atomically(target, partial, fill)
     except OSError as error:
-        with contextlib.suppress(OSError):
-            partial.unlink()
         raise MistralDbManageError(
             f"cannot write the backup of {database} to {database.parent} "
             f"({error.strerror or error}); make the directory writable, free some space, "

@@ -24,14 +24,15 @@ One ``upgrade`` goes, in this order:
 from __future__ import annotations
 
 import logging
+import signal
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy import table as table_clause
 
-from ..errors import RevisionError
+from ..errors import RevisionError, RunInterrupted
 from ..limits import DEFAULT_KEEP_BACKUPS
 from . import audit
 from .audit import AuditRun
@@ -46,11 +47,13 @@ from .lock import DEFAULT_LEASE, DEFAULT_TIMEOUT, LockHold, migration_lock
 from .plan import DatabaseSnapshot, Strategy, UpgradePlan, plan_upgrade
 from .preflight import (
     read_snapshot,
+    recorded_revision,
     refuse_drift,
     refuse_mismatch,
     refuse_unversioned,
     stopped_at,
 )
+from .stopping import SafePoints
 from .version import has_version_table, read_version
 
 log = logging.getLogger(__name__)
@@ -93,18 +96,9 @@ def resolve_target(chain: Chain, target: str, delta: int | None, start: str | No
     return chain.resolve(target, current=start)
 
 
-@contextmanager
-def audited(database: Database, command: str, run_id: str | None = None) -> Iterator[AuditRun]:
-    """The audit row of one run: ``failed`` (with the error's first line) if the block raises."""
-    run = AuditRun(database.connection, command, run_id)
-    try:
-        yield run
-    except BaseException as error:
-        try:
-            run.finish("failed", detail=str(error).splitlines()[0] if str(error) else repr(error))
-        except Exception:
-            log.debug("could not record the failed run", exc_info=True)
-        raise
+def _first_line(error: BaseException) -> str:
+    text = str(error)
+    return text.splitlines()[0] if text else repr(error)
 
 
 class Migrator:
@@ -116,6 +110,8 @@ class Migrator:
         self.events = events
         #: the migration lock, while held
         self.hold: LockHold | None = None
+        #: signals asking the run to stop, while it holds the lock
+        self._stops: SafePoints | None = None
 
     @contextmanager
     def opened(self) -> Iterator[Database]:
@@ -139,9 +135,11 @@ class Migrator:
                         f"took over the migration lock of {hold.displaced.owner}: "
                         f"{hold.displaced_because}"))
                 self._close_dead_runs(opened)
-                yield opened
+                with SafePoints() as self._stops:
+                    yield opened
             finally:
                 self.hold = None
+                self._stops = None
 
     @contextmanager
     def _opened(self, database: Database | None) -> Iterator[Database]:
@@ -151,9 +149,50 @@ class Migrator:
             with self.opened() as opened:
                 yield opened
 
-    def audited(self, database: Database, command: str) -> AbstractContextManager[AuditRun]:
-        """The audit row of a run inside the lock (its id is the lock's token)."""
-        return audited(database, command, self.hold.token if self.hold else None)
+    @contextmanager
+    def audited(self, database: Database, command: str) -> Iterator[AuditRun]:
+        """The audit row of a run inside the lock (its id is the lock's token): ``failed``
+        with the error's first line if the block raises, ``interrupted`` with where the
+        database stands if a signal stopped it (then raised as
+        :class:`~..errors.RunInterrupted`, saying so)."""
+        run = AuditRun(database.connection, command, self.hold.token if self.hold else None)
+        try:
+            yield run
+        except (RunInterrupted, KeyboardInterrupt) as stop:
+            where = self._where_now()
+            name = getattr(stop, "signal_name", "SIGINT")
+            self._finish_quietly(run, database, "interrupted", f"interrupted by {name}: {where}")
+            if isinstance(stop, RunInterrupted):
+                raise stop.at(where) from None
+            signum = getattr(stop, "signum", int(signal.SIGINT))
+            raise RunInterrupted(name, signum, where=where) from None
+        except BaseException as error:
+            self._finish_quietly(run, database, "failed", _first_line(error))
+            raise
+
+    def _finish_quietly(self, run: AuditRun, database: Database, outcome: str,
+                        detail: str) -> None:
+        """Complete the audit row; through a new connection if the run's is broken (a
+        signal may have cut a statement short); failing that, the next run marks it."""
+        try:
+            run.finish(outcome, detail=detail)
+            return
+        except Exception:
+            log.debug("could not record the run on its connection", exc_info=True)
+        try:
+            with database.engine.connect() as fresh:
+                run.connection = fresh
+                run.finish(outcome, detail=detail)
+        except Exception:
+            log.debug("could not record the run", exc_info=True)
+
+    def _where_now(self) -> str:
+        """Where the database stands, read through a new connection."""
+        try:
+            with self.opened() as database:
+                return self._where_it_stopped(database)
+        except Exception as error:
+            return f"the database could not be read ({type(error).__name__})"
 
     def _close_dead_runs(self, database: Database) -> None:
         """Mark ``interrupted`` the audit rows of runs that died (we hold the lock: no
@@ -193,9 +232,11 @@ class Migrator:
     ) -> UpgradeResult:
         with self.opened() as opened, reported_failures(opened.url, "upgrading"):
             refuse_split_ddl(opened.galera, force=options.force)
-            # A target or a database this run must refuse is refused before the lock
-            # (whose table the first run creates): a refused run changes nothing.
-            self._plan(opened, target, delta, count_rows=False)
+            # A target that cannot be reached is refused before the lock (whose table the
+            # first run creates).  What the database is must be read under the lock only:
+            # outside it, another run's creation may look like an unversioned database.
+            resolve_target(self.chain, target, delta,
+                           recorded_revision(opened.connection, self.chain))
             with self.locked(options.lock_timeout, command=options.command,
                              lease=options.lock_lease, database=opened) as database:
                 return self._upgrade_locked(database, target, delta, options)
@@ -238,6 +279,9 @@ class Migrator:
             run.finish("succeeded")
 
     def _guard(self) -> None:
+        """At each safe point: stop if a signal asked to, or if the lock was lost."""
+        if self._stops is not None:
+            self._stops.check()
         if self.hold is not None:
             self.hold.check()
 

@@ -63,6 +63,17 @@ def read_snapshot(database: Database, chain: Chain) -> DatabaseSnapshot:
     return DatabaseSnapshot(revision, tables, interrupted, progress, cluster)
 
 
+def half_done(chain: Chain, snapshot: DatabaseSnapshot) -> str | None:
+    """MySQL: the revision an interrupted run left half-done, as a phrase; else None."""
+    done, started = snapshot.progress
+    revision = snapshot.revision
+    if not started or revision is None or revision == chain.head:
+        return None
+    following = chain.between(revision, chain.head)[0].id
+    return (f"revision {following} is half-done ({done} of its operations applied by an "
+            "interrupted run); `mistral-db-manage upgrade` finishes it")
+
+
 def stopped_at(chain: Chain, snapshot: DatabaseSnapshot) -> str:
     """Where a run that died left the database, and what ``upgrade`` does about it."""
     if snapshot.interrupted_creation:
@@ -141,7 +152,7 @@ def refuse_drift(database: Database, chain: Chain, plan: UpgradePlan,
     live = shapes_from_database(database.connection, database.dialect)
     actual = {k: v for k, v in live.items() if k in touched}
     differences: list[str] = []
-    for candidate in _possible_states(chain, database.dialect, start, snapshot):
+    for candidate in possible_states(chain, database.dialect, start, snapshot):
         expected = {k: v for k, v in shapes_from_state(candidate).items() if k in touched}
         differences = compare_shapes(expected, actual)
         if not differences:
@@ -155,7 +166,7 @@ def refuse_drift(database: Database, chain: Chain, plan: UpgradePlan,
         )
 
 
-def _possible_states(
+def possible_states(
     chain: Chain, dialect: str, start: str, snapshot: DatabaseSnapshot
 ) -> list[SchemaState]:
     """The schemas the live database may have at ``start``: the revision's own, or,

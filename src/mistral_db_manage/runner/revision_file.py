@@ -23,13 +23,12 @@ module makes sure that text comes back exactly as given, or is refused:
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
 from pathlib import Path
 
 from ..errors import ChainError, UsageError
 from .chain import read_revision_text
+from .files import write_atomically
 
 #: the longest message accepted (the first line of ``history``)
 MAX_MESSAGE_LENGTH = 500
@@ -108,13 +107,14 @@ def write_revision_file(path: Path, text: str, revision_id: str,
         raise ChainError(f"{path} already exists: choose another --rev-id")
     partial = path.with_name(f".{path.name}.partial")
     try:
-        with open(partial, "x", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(partial, path)
+        # an ordinary source file: readable as the umask allows
+        write_atomically(path, partial, lambda p: _write_text(p, text), mode=0o666)
     except OSError as error:
-        with contextlib.suppress(OSError):
-            partial.unlink()
         raise ChainError(
             f"cannot write {path} ({error.strerror or error}); check the directory's "
             "permissions or give --versions-dir DIR"
         ) from None
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
