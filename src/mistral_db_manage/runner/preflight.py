@@ -133,6 +133,8 @@ def refuse_unversioned(
 
 def chain_tables(chain: Chain, dialect: str, tables: frozenset[str]) -> list[str]:
     """The tables among ``tables`` that some revision of the chain has (sorted)."""
+    if not tables:
+        return []  # an empty database: no need to replay the chain (start-up time)
     names: set[str] = set()
     for _revision, state in replay(chain, dialect):
         names.update(state.tables)
