@@ -190,6 +190,8 @@ class Estimator:
         existing = [t for t in operation.tables() if t in state.tables]
         table = existing[0] if existing else None
         effect = lock_effect(operation, state) if table else LockEffect.NONE
+        if isinstance(operation, ops.AlterColumn) and not operation.changes_anything(state):
+            table, effect = None, LockEffect.NONE  # e.g. TEXT -> LONGTEXT on PostgreSQL
         stall = (self.cluster == "galera" and table is not None
                  and not isinstance(operation, ops.Sql))
         return OperationEstimate(seconds, table, effect, stall)
