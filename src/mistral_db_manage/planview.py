@@ -35,7 +35,7 @@ def seconds_text(seconds: float) -> str:
 
 def plan_lines(plan: UpgradePlan, out: Callable[[str], None]) -> None:
     """The plan as text, one line at a time through ``out``."""
-    from .runner.plan import Strategy
+    from .runner.plan import Strategy  # start-up time: the plan's module loads SQLAlchemy
 
     out(f"Current revision: {plan.current or 'none (empty database)'}")
     out(f"Target revision:  {plan.target or 'base'} (head is {plan.head})")
