@@ -42,6 +42,7 @@ class FloorItem:
 def floor_items(dialect: str, start: str) -> list[FloorItem]:
     chain = api.load_chain(None)
     state = state_at(chain, dialect, start)
+    at_start = state_at(chain, dialect, start)
     items: list[FloorItem] = []
     for step in chain.between(start, chain.head):
         passes: set[str] = set()
@@ -52,10 +53,13 @@ def floor_items(dialect: str, start: str) -> list[FloorItem]:
             for work in operation_work(operation, state):
                 if work.table is None or work.table not in existing:
                     continue
-                if work.kind is WorkKind.INDEX and isinstance(operation,
-                                                              (ops.CreateIndex, ops.AddUnique)):
+                buildable = isinstance(operation, (ops.CreateIndex, ops.AddUnique)) and (
+                    work.table in at_start.tables and all(
+                        at_start.table(work.table).has_column(c) for c in operation.columns))
+                if work.kind is WorkKind.INDEX and buildable:
+                    assert isinstance(operation, (ops.CreateIndex, ops.AddUnique))
                     items.append(FloorItem("index", work.table, tuple(operation.columns)))
-                elif work.kind is not WorkKind.META:
+                elif work.kind is not WorkKind.META and work.table in at_start.tables:
                     passes.add(work.table)
             operation.apply_state(state)
         items.extend(FloorItem("pass", table) for table in sorted(passes))

@@ -378,7 +378,9 @@ def cmd_revision(args: argparse.Namespace) -> int:
 
 
 def cmd_check_migration(args: argparse.Namespace) -> int:
-    problems = api.check_migration(versions_dir=_versions_dir(args))
+    settings = _settings(args, require_connection=False)
+    problems = api.check_migration(versions_dir=_versions_dir(args),
+                                   settings=settings if settings.has_connection else None)
     if problems:
         for problem in problems:
             print(f"{PROG}: error: {printable(problem)}", file=sys.stderr)
