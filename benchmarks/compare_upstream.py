@@ -442,6 +442,8 @@ class Bench:
         """Write the rows so far to ``--out``, so an interrupted run still leaves a table."""
         if self.args.out:
             self.args.out.write_text(render(self.rows, ["(partial: the run is not finished)"]))
+        if self.args.json:
+            self.args.json.write_text(json.dumps(rows_json(self.rows), indent=1))
 
     def logfile(self, what: str) -> Path:
         self.seq += 1
