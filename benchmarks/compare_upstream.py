@@ -534,12 +534,21 @@ class Bench:
         dbs: dict[str, Database] = {}
         t_gen = time.perf_counter()
         if dialect == "mysql":
-            for tool in tools:
-                db = Database(dialect, f"{PREFIX}{short}_{n}_{tool.name}", self.workdir)
-                self.make_019(db)
-                load(db, gen, tsv)
-                self.to_start(db, start)
-                dbs[tool.name] = db
+            timing_pool = None
+            if self.args.mariadb_load_pool:
+                # loading the copies (and bringing them to the start) is not timed: a larger
+                # pool for it, the timing size again before anything is timed
+                timing_pool = set_buffer_pool(self.args.mariadb_load_pool << 20)
+            try:
+                for tool in tools:
+                    db = Database(dialect, f"{PREFIX}{short}_{n}_{tool.name}", self.workdir)
+                    self.make_019(db)
+                    load(db, gen, tsv)
+                    self.to_start(db, start)
+                    dbs[tool.name] = db
+            finally:
+                if timing_pool is not None:
+                    set_buffer_pool(timing_pool)
         else:
             src = Database(dialect, f"{PREFIX}{short}_{n}_src", self.workdir)
             self.make_019(src)
@@ -812,6 +821,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="comma-separated start revisions of the data scenarios (each -> head)")
     p.add_argument("--skip-floor", action="store_true",
                    help="do not measure the floor of each scenario")
+    p.add_argument("--mariadb-load-pool", type=int, metavar="MB",
+                   help="MariaDB: a buffer pool of MB while the copies are loaded (not timed); "
+                        "the timing size is set again before any timed run")
     p.add_argument("--chart", type=Path, help="also draw the results as an SVG chart here")
     p.add_argument("--json", type=Path, help="also write the data rows as JSON here")
     p.add_argument("--seed", type=int, default=20240519)
