@@ -79,6 +79,10 @@ def time_floor(dialect: str, connect: Callable[[], Any], items: list[FloorItem],
     try:
         if dialect == "postgresql":
             conn.autocommit = True
+            with conn.cursor() as cur:  # a pass reads the heap, not an index-only scan
+                for setting in ("enable_indexonlyscan", "enable_indexscan",
+                                "enable_bitmapscan"):
+                    cur.execute(f"SET {setting} = off")
         for number, item in enumerate(items):
             table = _q(dialect, item.table)
             name = f"mdm_floor_{number}"
