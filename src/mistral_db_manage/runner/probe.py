@@ -38,10 +38,10 @@ PROBE_QUERY_SECONDS = 0.4
 
 #: the fixed CPU task per dialect, and its time on the reference machine
 _CPU_TASK: Mapping[str, tuple[str, float]] = {
-    "postgresql": ("SELECT sum(length(md5(g::text))) FROM generate_series(1, 10000) AS g", 0.021),
-    "mysql": ("SELECT BENCHMARK(30000, MD5('mistral-db-manage'))", 0.027),
+    "postgresql": ("SELECT sum(length(md5(g::text))) FROM generate_series(1, 30000) AS g", 0.066),
+    "mysql": ("SELECT BENCHMARK(60000, MD5('mistral-db-manage'))", 0.055),
     "sqlite": ("WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g "
-               "WHERE i < 30000) SELECT sum(length(hex(i))) FROM g", 0.026),
+               "WHERE i < 60000) SELECT sum(length(hex(i))) FROM g", 0.05),
 }
 #: reading held pages, bytes per second on the reference machine
 _CACHED_RATE: Mapping[str, float] = {
