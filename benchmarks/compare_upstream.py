@@ -523,6 +523,10 @@ class Bench:
         if dialect == "sqlite":
             tools = [t for t in tools if t.name == "ours"]
         skip_note = ""
+        wanted = self.args.upstream_scenarios
+        if self.upstream is not None and dialect != "sqlite" and wanted and start not in wanted:
+            tools = [t for t in tools if t.name != "upstream"]
+            skip_note = "not run in this run (--upstream-scenarios)"
         if (self.upstream is not None and dialect != "sqlite"
                 and (dialect, start) in self.upstream_rate):
             n0, t0 = self.upstream_rate[(dialect, start)]
@@ -819,6 +823,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="runs for the empty upgrade (current: +2); the median is shown")
     p.add_argument("--scenarios", default="019,040,043",
                    help="comma-separated start revisions of the data scenarios (each -> head)")
+    p.add_argument("--upstream-scenarios", type=lambda v: [x for x in v.split(",") if x],
+                   default=None, help="run upstream only for these start revisions")
     p.add_argument("--skip-floor", action="store_true",
                    help="do not measure the floor of each scenario")
     p.add_argument("--mariadb-load-pool", type=int, metavar="MB",
