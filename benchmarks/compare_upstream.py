@@ -855,7 +855,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     log(f"workdir {workdir}")
     bench = Bench(args, workdir, ours, upstream)
-    drop_leftovers()
+    servers = any(d != "sqlite" for d in dialects)
+    if servers:  # a SQLite-only run leaves the servers alone
+        drop_leftovers()
     restore_pool = None
     if args.mariadb_buffer_pool and "mysql" in dialects:
         restore_pool = set_buffer_pool(args.mariadb_buffer_pool << 20)
@@ -894,7 +896,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for ref in refs.values():
             with contextlib.suppress(Exception):
                 ref.drop()
-        drop_leftovers()
+        if servers:
+            drop_leftovers()
         if restore_pool is not None:
             set_buffer_pool(restore_pool)
     report = render(bench.rows, header)
