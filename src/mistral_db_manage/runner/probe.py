@@ -195,6 +195,11 @@ def _read_rate(probe: _Probe, table: str, stats: TableStats, cache: int) -> floa
 
 def estimator_for(connection: Connection, dialect: str, cluster: str | None) -> Estimator:
     """Catalog statistics and the probe's rates for this database, ready to estimate."""
-    stats = table_statistics(connection, dialect)
+    try:
+        stats = table_statistics(connection, dialect)
+    except Exception:  # e.g. no right to read the catalog: sizes unknown, still a plan
+        log.debug("the catalog's statistics could not be read", exc_info=True)
+        connection.rollback()
+        stats = {}
     rates = measure_rates(connection, dialect, stats, tables=tuple(stats))
     return Estimator(stats, rates, cluster=cluster)
