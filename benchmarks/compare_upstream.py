@@ -437,6 +437,7 @@ class Bench:
     seq: int = 0
     upstream_rate: dict[tuple[str, str], tuple[int, float]] = field(default_factory=dict)
     floors: dict[tuple[str, str, int], tuple[float, str]] = field(default_factory=dict)
+    bases: dict[tuple[str, int], Database] = field(default_factory=dict)
 
     def checkpoint(self) -> None:
         """Write the rows so far to ``--out``, so an interrupted run still leaves a table."""
@@ -554,9 +555,14 @@ class Bench:
                 if timing_pool is not None:
                     set_buffer_pool(timing_pool)
         else:
-            src = Database(dialect, f"{PREFIX}{short}_{n}_src", self.workdir)
-            self.make_019(src)
-            load(src, gen, tsv)
+            # one loaded database at 019 per dialect and N, cloned for every scenario
+            base = self.bases.get((dialect, n))
+            if base is None:
+                base = Database(dialect, f"{PREFIX}{short[:2]}_{n}_base", self.workdir)
+                self.make_019(base)
+                load(base, gen, tsv)
+                self.bases[(dialect, n)] = base
+            src = base.clone(f"{PREFIX}{short}_{n}_src")
             self.to_start(src, start)
             if self.ours is not None and not self.args.skip_floor:
                 copy = src.clone(f"{PREFIX}{short}_{n}_floor")
@@ -874,7 +880,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                     t0 = time.perf_counter()
                     tsv_dir = workdir / f"tsv-{n}"
                     tsv_dir.mkdir(exist_ok=True)
-                    tsv = write_tsv(gen, tsv_dir)
+                    done = tsv_dir / ".complete"  # a kept workdir's files serve again
+                    if done.exists():
+                        tsv = {t: tsv_dir / f"{t}.tsv" for t in datagen.TABLE_ORDER}
+                    else:
+                        tsv = write_tsv(gen, tsv_dir)
+                        done.touch()
                     log(f"N={n:,}: generated {sum(f.stat().st_size for f in tsv.values()) >> 20}"
                         f" MB of TSV in {time.perf_counter() - t0:.0f} s")
                 for dialect in order:
@@ -883,9 +894,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                             continue  # upstream cannot run on SQLite: nothing to compare
                         bench.data_upgrade(dialect, n, tsv, gen, refs, start)
                         bench.checkpoint()
-                for ref in refs.values():
+                for ref in [*refs.values(), *bench.bases.values()]:
                     ref.drop()
                 refs.clear()
+                bench.bases.clear()
                 if tsv:
                     shutil.rmtree(workdir / f"tsv-{n}", ignore_errors=True)
         if not args.skip_empty:
