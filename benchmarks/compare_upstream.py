@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import platform
 import re
@@ -33,7 +34,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import chart
 import datagen
+import floor
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -392,6 +395,19 @@ class Row:
     rows: str = ""
     note: str = ""
     breakdown: str = ""
+    #: ours: the plan's estimate_seconds, taken just before the run
+    predicted: float | None = None
+    #: ours: the floor of the scenario on the same data, and its parts
+    floor: float | None = None
+    floor_parts: str = ""
+    n: int = 0
+    start: str = ""
+
+    @property
+    def error(self) -> float | None:
+        if self.predicted is None or not self.wall:
+            return None
+        return (self.predicted - self.wall) / self.wall
 
 
 _TOOK = re.compile(r"^\s*(\S+) took ([0-9.]+) s\s*$")
@@ -419,12 +435,16 @@ class Bench:
     upstream: Tool | None
     rows: list[Row] = field(default_factory=list)
     seq: int = 0
-    upstream_rate: dict[str, tuple[int, float]] = field(default_factory=dict)
+    upstream_rate: dict[tuple[str, str], tuple[int, float]] = field(default_factory=dict)
+    floors: dict[tuple[str, str, int], tuple[float, str]] = field(default_factory=dict)
+    bases: dict[tuple[str, int], Database] = field(default_factory=dict)
 
     def checkpoint(self) -> None:
         """Write the rows so far to ``--out``, so an interrupted run still leaves a table."""
         if self.args.out:
             self.args.out.write_text(render(self.rows, ["(partial: the run is not finished)"]))
+        if self.args.json:
+            self.args.json.write_text(json.dumps(rows_json(self.rows), indent=1))
 
     def logfile(self, what: str) -> Path:
         self.seq += 1
@@ -458,15 +478,59 @@ class Bench:
 
     # scenarios -----------------------------------------------------------------------
 
+    def predict(self, db: Database) -> float | None:
+        """Ours: the plan's estimate_seconds for ``upgrade head`` on ``db``."""
+        assert self.ours is not None
+        argv = self.ours.argv(db.conf, "upgrade", "head", "--plan", "--format", "json")
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+        try:
+            value = json.loads(out.stdout).get("estimate_seconds")
+        except ValueError:
+            log(f"  no estimate: {out.stderr.strip()[-300:]}")
+            return None
+        return float(value) if value is not None else None
+
+    def measure_floor(self, db: Database, start: str) -> tuple[float, str]:
+        items = floor.floor_items(db.dialect, start)
+        log(f"{db.dialect}: floor of {start}->head on {db.name}: "
+            + ", ".join(i.describe() for i in items))
+
+        def connect() -> Any:
+            if db.dialect == "postgresql":
+                return pg_connect(db.name)
+            if db.dialect == "mysql":
+                return my_connect(db.name, autocommit=True)
+            assert db.path is not None
+            return sqlite3.connect(db.path)
+
+        total, parts = floor.time_floor(db.dialect, connect, items, log)
+        return total, ", ".join(parts)
+
+    def to_start(self, db: Database, start: str) -> None:
+        """Bring a database with data at 019 to ``start`` with ours (not timed)."""
+        if start == "019":
+            return
+        assert self.ours is not None
+        run = self.run_tool(self.ours, db, "upgrade", start)
+        if run.rc != 0:
+            raise RuntimeError(f"cannot bring {db.name} to {start}: {run.log_path}")
+
     def data_upgrade(self, dialect: str, n: int, tsv: dict[str, Path],
-                     gen: datagen.Generator, refs: dict[int, Database]) -> None:
+                     gen: datagen.Generator, refs: dict[int, Database],
+                     start: str = "019") -> None:
         short = {"postgresql": "pg", "mysql": "my", "sqlite": "sq"}[dialect]
+        short += "" if start == "019" else start
         tools = [t for t in (self.ours, self.upstream) if t is not None]
         if dialect == "sqlite":
             tools = [t for t in tools if t.name == "ours"]
         skip_note = ""
-        if self.upstream is not None and dialect != "sqlite" and dialect in self.upstream_rate:
-            n0, t0 = self.upstream_rate[dialect]
+        wanted = self.args.upstream_scenarios
+        if self.upstream is not None and dialect != "sqlite" and wanted and start not in wanted:
+            tools = [t for t in tools if t.name != "upstream"]
+            skip_note = "not run in this run (--upstream-scenarios)"
+        if (self.upstream is not None and dialect != "sqlite"
+                and (dialect, start) in self.upstream_rate):
+            n0, t0 = self.upstream_rate[(dialect, start)]
             projected = t0 * n / n0
             if projected > self.args.upstream_budget:
                 tools = [t for t in tools if t.name != "upstream"]
@@ -475,15 +539,35 @@ class Bench:
         dbs: dict[str, Database] = {}
         t_gen = time.perf_counter()
         if dialect == "mysql":
-            for tool in tools:
-                db = Database(dialect, f"{PREFIX}{short}_{n}_{tool.name}", self.workdir)
-                self.make_019(db)
-                load(db, gen, tsv)
-                dbs[tool.name] = db
+            timing_pool = None
+            if self.args.mariadb_load_pool:
+                # loading the copies (and bringing them to the start) is not timed: a larger
+                # pool for it, the timing size again before anything is timed
+                timing_pool = set_buffer_pool(self.args.mariadb_load_pool << 20)
+            try:
+                for tool in tools:
+                    db = Database(dialect, f"{PREFIX}{short}_{n}_{tool.name}", self.workdir)
+                    self.make_019(db)
+                    load(db, gen, tsv)
+                    self.to_start(db, start)
+                    dbs[tool.name] = db
+            finally:
+                if timing_pool is not None:
+                    set_buffer_pool(timing_pool)
         else:
-            src = Database(dialect, f"{PREFIX}{short}_{n}_src", self.workdir)
-            self.make_019(src)
-            load(src, gen, tsv)
+            # one loaded database at 019 per dialect and N, cloned for every scenario
+            base = self.bases.get((dialect, n))
+            if base is None:
+                base = Database(dialect, f"{PREFIX}{short[:2]}_{n}_base", self.workdir)
+                self.make_019(base)
+                load(base, gen, tsv)
+                self.bases[(dialect, n)] = base
+            src = base.clone(f"{PREFIX}{short}_{n}_src")
+            self.to_start(src, start)
+            if self.ours is not None and not self.args.skip_floor:
+                copy = src.clone(f"{PREFIX}{short}_{n}_floor")
+                self.floors[(dialect, start, n)] = self.measure_floor(copy, start)
+                copy.drop()
             for tool in tools:
                 dbs[tool.name] = src.clone(f"{PREFIX}{short}_{n}_{tool.name}")
             src.drop()
@@ -491,6 +575,14 @@ class Bench:
         log(f"{dialect} N={n:,}: data at 019 ready in {time.perf_counter() - t_gen:.0f} s "
             f"({size:,.0f} MB per copy)")
         results: dict[str, Run] = {}
+        predicted = None
+        if "ours" in dbs:
+            if dialect == "mysql" and not self.args.skip_floor:
+                # InnoDB copies are loaded, not cloned: the floor runs on ours' copy
+                # first (its index builds are undone; the drift check stands guard)
+                self.floors[(dialect, start, n)] = self.measure_floor(dbs["ours"], start)
+            predicted = self.predict(dbs["ours"])
+            log(f"{dialect} N={n:,}: ours predicts {predicted} s")
         for tool in tools:
             log(f"{dialect} N={n:,}: {tool.name} upgrade head ...")
             run = self.run_tool(tool, dbs[tool.name], "upgrade", "head",
@@ -498,7 +590,7 @@ class Bench:
             results[tool.name] = run
             log(f"  {tool.name}: {run.wall:.1f} s, {run.rss:.0f} MB, rc={run.rc}")
             if tool.name == "upstream" and run.rc == 0:
-                self.upstream_rate[dialect] = (n, run.wall)
+                self.upstream_rate[(dialect, start)] = (n, run.wall)
         check = ""
         if "ours" in results and "upstream" in results:
             if results["ours"].rc == 0 and results["upstream"].rc == 0:
@@ -506,27 +598,34 @@ class Bench:
                 check = compare_rows(dbs["ours"], dbs["upstream"])
             else:
                 check = "n/a (a tool failed)"
-        elif "ours" in results and dialect == "sqlite" and n in refs and results["ours"].rc == 0:
+        elif ("ours" in results and dialect == "sqlite" and n in refs and start == "019"
+              and results["ours"].rc == 0):
             ref = refs[n]
             log(f"sqlite N={n:,}: comparing rows with {ref.name} ...")
             check = compare_rows(dbs["ours"], ref) + f" (vs {ref.dialect} {ref.name[-8:]})"
-        scenario = f"019→head, N={n:,}"
+        scenario = f"{start}→head, N={n:,}"
         ratio = ""
         if "ours" in results and "upstream" in results:
             o, u = results["ours"], results["upstream"]
             if o.rc == 0 and u.rc == 0:
                 ratio = f"{u.wall / o.wall:.1f}x time, {u.rss / o.rss:.1f}x RSS"
+        floor_total, floor_parts = self.floors.get((dialect, start, n), (None, ""))
         for name, run in results.items():
+            ours = name == "ours"
             self.rows.append(Row(dialect, scenario, name, run.wall, run.rss,
-                                 ratio if name == "ours" else "",
-                                 check if name == "ours" or not check else "",
+                                 ratio if ours else "",
+                                 check if ours or not check else "",
                                  "" if run.rc == 0 else f"FAILED rc={run.rc}",
-                                 revision_times(run) if name == "ours" else ""))
+                                 revision_times(run) if ours else "",
+                                 predicted if ours else None,
+                                 floor_total if ours else None,
+                                 floor_parts if ours else "", n, start))
         if skip_note:
-            self.rows.append(Row(dialect, scenario, "upstream", note=skip_note))
+            self.rows.append(Row(dialect, scenario, "upstream", note=skip_note, n=n,
+                                 start=start))
         # keep one result at head as the reference for the SQLite row check
         keep = None
-        if dialect != "sqlite" and n not in refs:
+        if dialect != "sqlite" and n not in refs and start == "019":
             for name in ("upstream", "ours"):
                 if name in results and results[name].rc == 0:
                     keep = dbs[name]
@@ -670,22 +769,40 @@ def set_buffer_pool(size: int) -> int:
     return old
 
 
+def _num(value: float | None, fmt: str = ".2f") -> str:
+    return "—" if value is None else format(value, fmt)
+
+
 def render(rows: list[Row], header: list[str]) -> str:
     out = ["# mistral-db-manage vs upstream Mistral 23.0.0", "", *header, "",
-           "| dialect | scenario | tool | wall s | peak RSS MB | ratio (upstream/ours) "
-           "| rows identical |",
-           "|---|---|---|---:|---:|---|---|"]
+           "| dialect | scenario | tool | wall s | predicted s (error) | floor s | ours / floor "
+           "| peak RSS MB | ratio (upstream/ours) | rows identical |",
+           "|---|---|---|---:|---:|---:|---:|---:|---|---|"]
     for r in rows:
-        wall = f"{r.wall:.2f}" if r.wall is not None else "—"
-        rss = f"{r.rss:.0f}" if r.rss is not None else "—"
         tool = r.tool + (f" ({r.note})" if r.note else "")
-        out.append(f"| {r.dialect} | {r.scenario} | {tool} | {wall} | {rss} | {r.ratio} "
-                   f"| {r.rows} |")
+        predicted = ""
+        if r.predicted is not None:
+            error = r.error
+            predicted = f"{r.predicted:.2f}" + (f" ({error:+.0%})" if error is not None else "")
+        floor_ratio = (f"{r.wall / r.floor:.2f}x" if r.floor and r.wall else "")
+        out.append(f"| {r.dialect} | {r.scenario} | {tool} | {_num(r.wall)} | {predicted} "
+                   f"| {_num(r.floor) if r.floor is not None else ''} | {floor_ratio} "
+                   f"| {_num(r.rss, '.0f')} | {r.ratio} | {r.rows} |")
     times = [f"- {r.dialect}, {r.scenario}: {r.breakdown}" for r in rows if r.breakdown]
     if times:
         out += ["", "Where ours spends its time (revisions of 1 s or more, as logged by ours; "
                 "the rest is start-up, the other revisions and commits):", "", *times]
+    floors = [f"- {r.dialect}, {r.scenario}: {r.floor_parts}" for r in rows if r.floor_parts]
+    if floors:
+        out += ["", "The floors (each pass and index build the pending revisions cannot avoid, "
+                "timed alone on a copy of the same data):", "", *floors]
     return "\n".join(out)
+
+
+def rows_json(rows: list[Row]) -> list[dict[str, Any]]:
+    return [{"dialect": r.dialect, "start": r.start, "n": r.n, "tool": r.tool,
+             "wall": r.wall, "predicted": r.predicted, "floor": r.floor, "rss": r.rss,
+             "rows": r.rows, "note": r.note} for r in rows if r.n]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -710,6 +827,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="kill an upgrade that runs longer than this")
     p.add_argument("--repeat", type=int, default=3,
                    help="runs for the empty upgrade (current: +2); the median is shown")
+    p.add_argument("--scenarios", default="019,040,043",
+                   help="comma-separated start revisions of the data scenarios (each -> head)")
+    p.add_argument("--upstream-scenarios", type=lambda v: [x for x in v.split(",") if x],
+                   default=None, help="run upstream only for these start revisions")
+    p.add_argument("--skip-floor", action="store_true",
+                   help="do not measure the floor of each scenario")
+    p.add_argument("--mariadb-load-pool", type=int, metavar="MB",
+                   help="MariaDB: a buffer pool of MB while the copies are loaded (not timed); "
+                        "the timing size is set again before any timed run")
+    p.add_argument("--chart", type=Path, help="also draw the results as an SVG chart here")
+    p.add_argument("--json", type=Path, help="also write the data rows as JSON here")
     p.add_argument("--seed", type=int, default=20240519)
     p.add_argument("--workdir", type=Path, default=None,
                    help="where TSV files, SQLite files and logs go (default: a temp dir)")
@@ -733,7 +861,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     log(f"workdir {workdir}")
     bench = Bench(args, workdir, ours, upstream)
-    drop_leftovers()
+    servers = any(d != "sqlite" for d in dialects)
+    if servers:  # a SQLite-only run leaves the servers alone
+        drop_leftovers()
     restore_pool = None
     if args.mariadb_buffer_pool and "mysql" in dialects:
         restore_pool = set_buffer_pool(args.mariadb_buffer_pool << 20)
@@ -750,15 +880,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                     t0 = time.perf_counter()
                     tsv_dir = workdir / f"tsv-{n}"
                     tsv_dir.mkdir(exist_ok=True)
-                    tsv = write_tsv(gen, tsv_dir)
+                    done = tsv_dir / ".complete"  # a kept workdir's files serve again
+                    if done.exists():
+                        tsv = {t: tsv_dir / f"{t}.tsv" for t in datagen.TABLE_ORDER}
+                    else:
+                        tsv = write_tsv(gen, tsv_dir)
+                        done.touch()
                     log(f"N={n:,}: generated {sum(f.stat().st_size for f in tsv.values()) >> 20}"
                         f" MB of TSV in {time.perf_counter() - t0:.0f} s")
                 for dialect in order:
-                    bench.data_upgrade(dialect, n, tsv, gen, refs)
-                    bench.checkpoint()
-                for ref in refs.values():
+                    for start in [x.strip() for x in args.scenarios.split(",") if x.strip()]:
+                        if dialect == "sqlite" and start != "019":
+                            continue  # upstream cannot run on SQLite: nothing to compare
+                        bench.data_upgrade(dialect, n, tsv, gen, refs, start)
+                        bench.checkpoint()
+                for ref in [*refs.values(), *bench.bases.values()]:
                     ref.drop()
                 refs.clear()
+                bench.bases.clear()
                 if tsv:
                     shutil.rmtree(workdir / f"tsv-{n}", ignore_errors=True)
         if not args.skip_empty:
@@ -769,7 +908,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for ref in refs.values():
             with contextlib.suppress(Exception):
                 ref.drop()
-        drop_leftovers()
+        if servers:
+            drop_leftovers()
         if restore_pool is not None:
             set_buffer_pool(restore_pool)
     report = render(bench.rows, header)
@@ -781,6 +921,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(report)
     if args.out:
         args.out.write_text(report)
+    if args.json:
+        args.json.write_text(json.dumps(rows_json(bench.rows), indent=1))
+    if args.chart:
+        args.chart.write_text(chart.svg(rows_json(bench.rows)))
     if not args.keep_workdir and args.workdir is None:
         shutil.rmtree(workdir, ignore_errors=True)
     else:

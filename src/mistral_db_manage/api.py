@@ -13,6 +13,7 @@ uses inside.
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -298,11 +299,31 @@ def revision(
     return RevisionCreated(path, created.id, len(operations), tuple(unsupported))
 
 
-def check_migration(*, versions_dir: Path | None = None) -> list[str]:
-    """Every problem of the chain, and every difference between its head and the models."""
+def check_migration(*, versions_dir: Path | None = None,
+                    settings: Settings | None = None) -> list[str]:
+    """Every problem of the chain, every difference between its head and the models, and
+    every unaccepted lint flag of the revisions after 045 (with the predicted seconds on
+    the database of ``settings`` when one is configured)."""
+    from .runner.chain import scan_directory
     from .runner.consistency import chain_problems
+    from .runner.lint import FROZEN_HEAD
 
-    return chain_problems(versions_dir or VERSIONS_DIR)
+    estimators = {}
+    directory = versions_dir or VERSIONS_DIR
+    newer = any(r.down_revision == FROZEN_HEAD for r in scan_directory(directory))
+    if settings is not None and settings.has_connection and newer:
+        from .runner.database import open_database
+        from .runner.probe import estimator_for
+
+        try:
+            with open_database(settings.connection) as database:
+                estimators[database.dialect] = estimator_for(database.connection,
+                                                             database.dialect, None)
+        except Exception as error:  # the lint runs without the predicted seconds
+            logging.getLogger(__name__).warning(
+                "no predicted time: the configured database cannot be read (%s)",
+                type(error).__name__)
+    return chain_problems(directory, estimators)
 
 
 def verify(settings: Settings, *, versions_dir: Path | None = None) -> VerifyResult:

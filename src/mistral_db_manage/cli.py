@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from . import api
 from .cliparse import PROG, build_parser, config_sources
 from .config import Settings, load_settings
-from .display import Progress, notify, title
+from .display import Progress, notify
 from .errors import ConfigError, MistralDbManageError, UsageError
 from .limits import DefinitionLimits
 from .runner.dburl import parse_url
@@ -142,48 +142,12 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
 
 
 def _show_plan(plan: UpgradePlan, output_format: str) -> int:
-    from .runner.plan import Strategy
+    from .planview import plan_json, plan_lines
 
     if output_format == "json":
-        _print_json(dataclasses.asdict(plan) | {
-            "status": plan.status,
-            "long_cluster_stalls": [o.description for o in plan.long_cluster_stalls],
-        })
-        return EXIT_PENDING if plan.pending else 0
-    _out(f"Current revision: {plan.current or 'none (empty database)'}")
-    _out(f"Target revision:  {plan.target or 'base'} (head is {plan.head})")
-    if plan.cluster == "galera" and plan.pending:
-        _out("Galera cluster: every schema change runs in total order isolation (TOI): "
-             "writes stall on every node of the cluster while it runs.")
-        for operation in plan.long_cluster_stalls:
-            _out(f"  Long stall: {operation.description} ({operation.rows} row(s))")
-        if not plan.long_cluster_stalls:
-            _out("  None of them copies or rebuilds a table of 100000 rows or more.")
-    if plan.leftovers:
-        _out(f"First: drops the {len(plan.leftovers)} empty table(s) an interrupted "
-              f"creation left ({', '.join(plan.leftovers)})")
-    if plan.strategy is Strategy.RESUME:
-        first = plan.pending[0]
-        applied = sum(1 for operation in first.operations if operation.done)
-        _out(f"Revision {first.revision} is half-done: an interrupted run applied {applied} of "
-             f"its {len(first.operations)} operations; upgrade finishes it.")
-    if plan.strategy is Strategy.NOTHING:
-        _out("Nothing to do.")
-    elif plan.strategy is Strategy.CREATE:
-        _out(f"The database is empty: the schema of revision {plan.target} is created at "
-              f"once ({len(plan.created_tables)} tables) and recorded as {plan.target}; "
-              f"no revision is replayed.")
-        _out(f"Revisions covered: {plan.pending[0].revision}..{plan.pending[-1].revision} "
-              f"({len(plan.pending)})")
-    for revision in plan.pending if plan.strategy is not Strategy.CREATE else ():
-        flag = "  [rewrites data]" if revision.rewrites_data else ""
-        _out(f"{revision.revision}: {title(revision.message)}{flag}")
-        for operation in revision.operations:
-            done = " (done by the interrupted run, skipped)" if operation.done else ""
-            rows = f", {operation.rows} row(s)" if operation.rows is not None else ""
-            lock = f" -- {operation.blocking}" if operation.blocking else ""
-            data = " (data)" if operation.rewrites_data else ""
-            _out(f"    - {operation.description}{data}{rows}{lock}{done}")
+        _print_json(plan_json(plan))
+    else:
+        plan_lines(plan, _out)
     return EXIT_PENDING if plan.pending else 0
 
 
@@ -308,7 +272,9 @@ def cmd_revision(args: argparse.Namespace) -> int:
 
 
 def cmd_check_migration(args: argparse.Namespace) -> int:
-    problems = api.check_migration(versions_dir=_versions_dir(args))
+    settings = _settings(args, require_connection=False)
+    problems = api.check_migration(versions_dir=_versions_dir(args),
+                                   settings=settings if settings.has_connection else None)
     if problems:
         for problem in problems:
             print(f"{PROG}: error: {printable(problem)}", file=sys.stderr)

@@ -30,6 +30,7 @@ from .operation import (
     dialect_object,
     rebuild_sqlite_table,
 )
+from .work import SqlWork
 
 __all__ = [
     "FK",
@@ -371,7 +372,9 @@ class Sql(Operation):
 
     ``statements`` maps a dialect (or ``"*"``) to statements, or is a function
     of the run context returning them.  ``effect`` is an operation whose state
-    change the SQL makes (it is not run).
+    change the SQL makes (it is not run).  ``work`` declares the passes it makes
+    and the rows it rewrites (:mod:`.work`); without it, a data change is taken
+    to read and rewrite every row of its first table.
     """
 
     description: str
@@ -379,6 +382,7 @@ class Sql(Operation):
     table_names: tuple[str, ...] = ()
     effect: Operation | None = None
     data: bool = True
+    work: tuple[SqlWork, ...] | None = None
 
     def __post_init__(self) -> None:
         self.rewrites_data = self.data

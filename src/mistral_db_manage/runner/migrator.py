@@ -29,9 +29,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
-from sqlalchemy import table as table_clause
-
 from ..errors import RevisionError, RunInterrupted
 from ..limits import DEFAULT_KEEP_BACKUPS
 from . import audit
@@ -53,6 +50,7 @@ from .preflight import (
     refuse_unversioned,
     stopped_at,
 )
+from .probe import estimator_for
 from .stopping import SafePoints
 from .version import has_version_table, read_version
 
@@ -262,10 +260,12 @@ class Migrator:
         snapshot = read_snapshot(database, self.chain)
         refuse_unversioned(database, self.chain, snapshot, upgrading=True)
         end = resolve_target(self.chain, target, delta, snapshot.revision)
-        plan = plan_upgrade(
-            self.chain, database.dialect, snapshot, end,
-            count_rows=(lambda table: _count(database, table)) if count_rows else None,
-        )
+        plan = plan_upgrade(self.chain, database.dialect, snapshot, end)
+        if count_rows and plan.strategy is not Strategy.NOTHING:
+            # rows from the catalog, seconds from a bounded probe (.probe)
+            estimator = estimator_for(database.connection, database.dialect, snapshot.cluster)
+            plan = plan_upgrade(self.chain, database.dialect, snapshot, end,
+                                count_rows=estimator.rows, estimator=estimator)
         return plan, snapshot
 
     def _execute(self, database: Database, plan: UpgradePlan, command: str) -> None:
@@ -316,11 +316,4 @@ class Migrator:
                 )
                 run.finish("succeeded")
         return target
-
-
-def _count(database: Database, table: str) -> int:
-    count = database.connection.execute(
-        select(func.count()).select_from(table_clause(table))).scalar()
-    database.connection.rollback()
-    return int(count or 0)
 

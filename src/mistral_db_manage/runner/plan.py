@@ -14,12 +14,16 @@ The executor runs exactly this value (:meth:`.execute.Executor.run`), and the
 command line prints it for ``--plan`` and ``status``, so the preview and the run
 cannot disagree.  For each operation the plan names the tables it touches, what a
 running Mistral service notices meanwhile, and (when asked) the rows it rewrites.
+
+Given an :class:`~.estimate.Estimator` (catalog statistics and the rates a
+probe measured), every operation, step and the whole plan carry their
+predicted seconds, and every step the tables it locks, how, and for how long.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from ..migrations import ops
@@ -27,6 +31,7 @@ from ..schema.history import replay, state_at
 from ..schema.state import SchemaState
 from .chain import Chain
 from .creation import creation_script
+from .estimate import Estimator, OperationEstimate, TableLock, rewrites_table, step_locks
 
 #: counts the rows of a table (None when it cannot say)
 RowCounter = Callable[[str], "int | None"]
@@ -72,6 +77,10 @@ class PlannedOperation:
     blocking: str | None
     #: already applied by an interrupted run; skipped when the run resumes
     done: bool = False
+    #: predicted seconds on this database (None: not estimated)
+    estimate_seconds: float | None = None
+    #: what the service notices on ``tables[0]``: reads blocked, writes blocked, none
+    lock: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +89,10 @@ class PlannedRevision:
     message: str
     #: what runs for this revision (empty when the schema is created at once)
     operations: tuple[PlannedOperation, ...]
+    #: predicted seconds on this database (None: not estimated)
+    estimate_seconds: float | None = None
+    #: the tables it locks, how, and for about how long
+    locks: tuple[TableLock, ...] = ()
 
     @property
     def rewrites_data(self) -> bool:
@@ -101,6 +114,10 @@ class UpgradePlan:
     leftovers: tuple[str, ...] = ()
     #: ``galera``: every schema change runs in total order (TOI) on the whole cluster
     cluster: str | None = None
+    #: predicted seconds of the whole run on this database (None: not estimated)
+    estimate_seconds: float | None = None
+    #: how the estimate was measured: the probe's queries and seconds, the rates
+    estimate_basis: dict[str, float] | None = None
 
     @property
     def long_cluster_stalls(self) -> tuple[PlannedOperation, ...]:
@@ -131,8 +148,24 @@ def plan_upgrade(
     target: str | None,
     *,
     count_rows: RowCounter | None = None,
+    estimator: Estimator | None = None,
 ) -> UpgradePlan:
-    """How an online upgrade of the database in ``snapshot`` reaches ``target``."""
+    """How an online upgrade of the database in ``snapshot`` reaches ``target``;
+    with an ``estimator``, how long each step takes and what it locks."""
+    plan = _plan_upgrade(chain, dialect, snapshot, target, count_rows, estimator)
+    if estimator is None:
+        return plan
+    steps = sum(step.estimate_seconds or 0.0 for step in plan.pending)
+    if plan.strategy is Strategy.CREATE:
+        steps = estimator.creation_seconds(len(plan.created_tables))
+    total = estimator.run_seconds + steps if plan.pending else 0.0
+    return replace(plan, estimate_seconds=round(total, 2), estimate_basis=estimator.basis())
+
+
+def _plan_upgrade(
+    chain: Chain, dialect: str, snapshot: DatabaseSnapshot, target: str | None,
+    count_rows: RowCounter | None, estimator: Estimator | None,
+) -> UpgradePlan:
     start = snapshot.revision
     cluster = snapshot.cluster
     steps = chain.between(start, target)
@@ -152,7 +185,8 @@ def plan_upgrade(
         )
     resume = start is not None and snapshot.progress[1] > 0
     pending = _replayed(chain, dialect, start, target, count_rows,
-                        done=snapshot.progress[0] if resume else 0, cluster=cluster)
+                        done=snapshot.progress[0] if resume else 0, cluster=cluster,
+                        estimator=estimator)
     strategy = Strategy.RESUME if resume else Strategy.REPLAY
     return UpgradePlan(start, target, chain.head, dialect, strategy, pending,
                        leftovers=leftovers, cluster=cluster)
@@ -176,12 +210,14 @@ def _all_tables(chain: Chain, dialect: str) -> set[str]:
 def _replayed(
     chain: Chain, dialect: str, start: str | None, target: str | None,
     count_rows: RowCounter | None, *, done: int, cluster: str | None = None,
+    estimator: Estimator | None = None,
 ) -> tuple[PlannedRevision, ...]:
     state = state_at(chain, dialect, start)
     existing = set(state.tables)
     pending: list[PlannedRevision] = []
     for index, step in enumerate(chain.between(start, target)):
         planned: list[PlannedOperation] = []
+        estimates: list[OperationEstimate] = []
         applicable = [o for o in chain.operations(step.id) if o.applies_to(dialect)]
         for number, operation in enumerate(applicable, start=1):
             effect = blocking_effect(operation, state)
@@ -193,12 +229,24 @@ def _replayed(
                 operation.rewrites_data or (effect and ("rewrites" in effect or "copies" in effect))
             ):
                 rows = count_rows(counted[0])
+            skipped = index == 0 and number <= done
+            estimate = None
+            if estimator is not None and not skipped:
+                estimate = estimator.operation(operation, state)
+                estimates.append(estimate)
             planned.append(PlannedOperation(
                 operation.describe(), operation.rewrites_data, operation.tables(), rows, effect,
-                done=index == 0 and number <= done,
+                done=skipped,
+                estimate_seconds=round(estimate.seconds, 3) if estimate else None,
+                lock=str(estimate.effect) if estimate and estimate.table else None,
             ))
             operation.apply_state(state)
-        pending.append(PlannedRevision(step.id, step.message, tuple(planned)))
+        if estimator is None:
+            pending.append(PlannedRevision(step.id, step.message, tuple(planned)))
+            continue
+        seconds = estimator.revision_seconds + sum(e.seconds for e in estimates)
+        pending.append(PlannedRevision(step.id, step.message, tuple(planned),
+                                       round(seconds, 3), step_locks(dialect, estimates)))
     return tuple(pending)
 
 
@@ -223,9 +271,8 @@ def blocking_effect(operation: ops.Operation, state: SchemaState) -> str | None:
             return f"copies {table}: writes to it wait until the copy ends"
         if dialect == "postgresql" and operation.type is not None:
             old_type = ops.compiled_type(old.type, dialect)
-            new_type = ops.compiled_type(operation.type, dialect)
-            if old_type.startswith("VARCHAR") and new_type.startswith("VARCHAR"):
-                return f"brief exclusive lock on {table} (no rewrite for a longer VARCHAR)"
+            if old_type.startswith("VARCHAR") and not rewrites_table(operation, state):
+                return f"brief exclusive lock on {table} (no rewrite for a longer VARCHAR or TEXT)"
             return f"rewrites {table}: reads and writes wait until it ends"
         return f"brief exclusive lock on {table}"
     if isinstance(operation, (ops.CreateIndex, ops.AddUnique)):

@@ -15,6 +15,7 @@ from mistral_db_manage.migrations.ops import (
     Sql,
     add_column_with_value,
 )
+from mistral_db_manage.migrations.work import Rewrite, Scan
 
 revision = "022"
 down_revision = "021"
@@ -52,5 +53,7 @@ operations = [
             ]
         },
         table_names=("action_executions_v2",),
+        # actions run outside a workflow are few (an estimate)
+        work=(Scan("action_executions_v2"), Rewrite("action_executions_v2", 0.01)),
     ),
 ]
