@@ -24,6 +24,8 @@ SERIES = (  # key, label, colour, dash
     ("predicted", "ours predicted", "#2ca02c", "2,3"),
 )
 PANEL_W, PANEL_H, MARGIN_L, MARGIN_B, PAD = 300, 210, 56, 40, 18
+#: a floor of a few milliseconds (nothing to read) is left out: log axes need a bottom
+MIN_SECONDS = 0.1
 
 
 def _points(rows: Sequence[dict[str, Any]], dialect: str, start: str
@@ -37,7 +39,7 @@ def _points(rows: Sequence[dict[str, Any]], dialect: str, start: str
         elif row["tool"] == "ours":
             found["ours"].append((row["n"], row["wall"]))
             for key in ("floor", "predicted"):
-                if row.get(key):
+                if row.get(key) and row[key] >= MIN_SECONDS:
                     found[key].append((row["n"], row[key]))
     return {key: sorted(points) for key, points in found.items()}
 
@@ -50,7 +52,8 @@ def svg(rows: Sequence[dict[str, Any]]) -> str:
     dialects = [d for d in ("postgresql", "mysql", "sqlite") if any(r["dialect"] == d
                                                                    for r in rows)]
     starts = sorted({r["start"] for r in rows if r.get("start")})
-    values = [v for r in rows for v in (r.get("wall"), r.get("floor"), r.get("predicted")) if v]
+    values = [v for r in rows for v in (r.get("wall"), r.get("floor"), r.get("predicted"))
+              if v and v >= MIN_SECONDS]
     ns = [r["n"] for r in rows if r.get("n")]
     if not values or not ns:
         return '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>'
