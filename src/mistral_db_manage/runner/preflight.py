@@ -63,13 +63,21 @@ def read_snapshot(database: Database, chain: Chain) -> DatabaseSnapshot:
     return DatabaseSnapshot(revision, tables, interrupted, progress, cluster)
 
 
-def half_done(chain: Chain, snapshot: DatabaseSnapshot) -> str | None:
-    """MySQL: the revision an interrupted run left half-done, as a phrase; else None."""
+def _half_done_revision(chain: Chain, snapshot: DatabaseSnapshot) -> tuple[str, int] | None:
+    """MySQL: (the revision an interrupted run left half-done, its operations done)."""
     done, started = snapshot.progress
     revision = snapshot.revision
     if not started or revision is None or revision == chain.head:
         return None
-    following = chain.between(revision, chain.head)[0].id
+    return chain.between(revision, chain.head)[0].id, done
+
+
+def half_done(chain: Chain, snapshot: DatabaseSnapshot) -> str | None:
+    """MySQL: the revision an interrupted run left half-done, as a phrase; else None."""
+    found = _half_done_revision(chain, snapshot)
+    if found is None:
+        return None
+    following, done = found
     return (f"revision {following} is half-done ({done} of its operations applied by an "
             "interrupted run); `mistral-db-manage upgrade` finishes it")
 
@@ -79,13 +87,12 @@ def stopped_at(chain: Chain, snapshot: DatabaseSnapshot) -> str:
     if snapshot.interrupted_creation:
         return ("it stopped while creating the schema of an empty database; upgrade "
                 "removes the empty tables it left and creates the schema again")
-    done, started = snapshot.progress
-    revision = snapshot.revision
-    if started and revision is not None and revision != chain.head:
-        following = chain.between(revision, chain.head)[0].id
+    found = _half_done_revision(chain, snapshot)
+    if found is not None:
+        following, done = found
         return (f"it stopped inside revision {following} with {done} of its operations "
-                f"done (the database is at {revision}); upgrade finishes that revision")
-    return f"the database is at revision {revision or 'none (empty)'}"
+                f"done (the database is at {snapshot.revision}); upgrade finishes that revision")
+    return f"the database is at revision {snapshot.revision or 'none (empty)'}"
 
 
 def refuse_unversioned(
