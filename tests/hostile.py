@@ -100,6 +100,19 @@ def assert_no_control_characters(text: str) -> None:
     assert bad == [], (bad, text)
 
 
+def sqlite_execute(database: Path, statement: str) -> None:
+    """Run one statement on a SQLite file and close it, as a careful operator's edit:
+    a connection left open would keep the ``-wal`` and ``-shm`` files of a WAL file."""
+    import sqlite3
+
+    connection = sqlite3.connect(database)
+    try:
+        with connection:
+            connection.execute(statement)
+    finally:
+        connection.close()
+
+
 def tree_state(directory: Path) -> dict[str, str]:
     """Every file under ``directory`` (names and contents): what "nothing changed" compares."""
     state = {}

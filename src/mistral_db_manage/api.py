@@ -163,8 +163,12 @@ def upgrade_sql(
     delta: int | None = None,
     output: IO[str] | None = None,
     versions_dir: Path | None = None,
+    wal: bool = True,
 ) -> UpgradePlan:
-    """Write the SQL script of an upgrade (``[start:]end``) without connecting."""
+    """Write the SQL script of an upgrade (``[start:]end``) without connecting.
+
+    ``wal``: a SQLite script ends by switching the file to WAL mode, as an online
+    upgrade leaves it (:mod:`.runner.sqlitefile`)."""
     from .runner.dburl import dialect_name
     from .runner.execute import Executor
     from .runner.offline import offline_range
@@ -174,9 +178,10 @@ def upgrade_sql(
     dialect = dialect_name(connection_url)
     start, end = offline_range(chain, target, delta)
     script = plan_offline(chain, dialect, start, end)
-    Executor(chain, dialect, output=output or sys.stdout).run(
-        script, create_version=start is None
-    )
+    stream = output or sys.stdout
+    Executor(chain, dialect, output=stream).run(script, create_version=start is None)
+    if wal and dialect == "sqlite":
+        stream.write("PRAGMA journal_mode=WAL;\n")
     return script
 
 

@@ -112,7 +112,7 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
         settings = _settings(args)
         api.upgrade_sql(settings.connection, args.revision, delta=args.delta,
                         output=PipeGuard(sys.stdout).as_stream(),
-                        versions_dir=_versions_dir(args))
+                        versions_dir=_versions_dir(args), wal=args.wal)
         return 0
     if ":" in args.revision:
         raise MistralDbManageError(

@@ -177,9 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
                          f"(default {DEFAULT_KEEP_BACKUPS})")
     up.add_argument("--format", choices=("text", "json"), default="text",
                     help="output format of --plan")
-    up.add_argument("--wal", action="store_true",
-                    help="SQLite: leave the file in WAL journal mode, so that the Mistral "
-                         "services' several processes do not lock each other out")
+    up.add_argument("--wal", action=argparse.BooleanOptionalAction, default=True,
+                    help="SQLite: leave the file in WAL journal mode (the default), so that "
+                         "the Mistral services' several processes do not lock each other out; "
+                         "--no-wal leaves the file's journal mode as it is")
 
     cur = commands.add_parser("current", parents=[common], help="show the database's revision")
     cur.add_argument("--verbose", action="store_true", help="also show the revision's message")

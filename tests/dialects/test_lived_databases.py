@@ -178,6 +178,14 @@ def test_stamp_base_says_base(fresh_db: FreshDatabase, tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- SQLite's journal
 
 
+def _journal(path: str | Path) -> str:
+    import sqlite3
+    from contextlib import closing
+
+    with closing(sqlite3.connect(path)) as connection:
+        return str(connection.execute("PRAGMA journal_mode").fetchone()[0])
+
+
 @pytest.mark.dialects("sqlite")
 def test_sqlite_is_left_in_wal_mode_with_a_good_backup(
     fresh_db: FreshDatabase, tmp_path: Path
@@ -185,22 +193,53 @@ def test_sqlite_is_left_in_wal_mode_with_a_good_backup(
     import sqlite3
     from contextlib import closing
 
-    def journal(path: str) -> str:
-        with closing(sqlite3.connect(path)) as connection:
-            return str(connection.execute("PRAGMA journal_mode").fetchone()[0])
-
     conf = write_config(tmp_path, fresh_db.url)
-    assert run_cli("--config-file", str(conf), "upgrade", "030", cwd=tmp_path).returncode == 0
-    assert journal(fresh_db.name) == "delete"  # not without --wal
-    assert run_cli("--config-file", str(conf), "upgrade", "031", "--wal",
+    assert run_cli("--config-file", str(conf), "upgrade", "030", "--no-wal",
                    cwd=tmp_path).returncode == 0
-    assert journal(fresh_db.name) == "wal"
-    result = run_cli("--config-file", str(conf), "upgrade", "head", cwd=tmp_path)
+    assert _journal(fresh_db.name) == "delete"  # --no-wal keeps the file's mode
+    assert run_cli("--config-file", str(conf), "upgrade", "031", cwd=tmp_path).returncode == 0
+    assert _journal(fresh_db.name) == "wal"  # the default
+    result = run_cli("--config-file", str(conf), "upgrade", "head", "--no-wal", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert journal(fresh_db.name) == "wal"
+    assert _journal(fresh_db.name) == "wal"  # a property of the file: it stays
     backups = sorted(Path(fresh_db.name).parent.glob(Path(fresh_db.name).name + ".*031*"))
     assert backups, list(Path(fresh_db.name).parent.iterdir())
     with closing(sqlite3.connect(backups[-1])) as connection:
         assert connection.execute("SELECT version_num FROM alembic_version").fetchone() == ("031",)
     assert not Path(fresh_db.name + "-wal").exists()  # checkpointed when the run closed it
     assert run_cli("--config-file", str(conf), "verify", cwd=tmp_path).returncode == 0
+
+
+@pytest.mark.dialects("sqlite")
+def test_an_upgrade_with_nothing_to_do_switches_an_old_file_to_wal(
+    fresh_db: FreshDatabase, tmp_path: Path
+) -> None:
+    conf = write_config(tmp_path, fresh_db.url)
+    assert run_cli("--config-file", str(conf), "upgrade", "head", "--no-wal",
+                   cwd=tmp_path).returncode == 0
+    assert _journal(fresh_db.name) == "delete"
+    result = run_cli("--config-file", str(conf), "upgrade", "head", cwd=tmp_path)
+    assert result.returncode == 0 and "Nothing to do" in result.stdout, result
+    assert _journal(fresh_db.name) == "wal"
+
+
+@pytest.mark.dialects("sqlite")
+def test_an_offline_sqlite_script_leaves_the_file_in_wal_mode(
+    fresh_db: FreshDatabase, tmp_path: Path
+) -> None:
+    import shutil
+    import subprocess
+
+    sqlite3_cli = shutil.which("sqlite3")
+    if sqlite3_cli is None:
+        pytest.skip("the sqlite3 command-line shell is not installed")
+    conf = write_config(tmp_path, fresh_db.url)
+    for options, mode in (("--no-wal",), "delete"), ((), "wal"):
+        Path(fresh_db.name).unlink(missing_ok=True)
+        script = run_cli("--config-file", str(conf), "upgrade", "head", "--sql", *options,
+                         cwd=tmp_path)
+        assert script.returncode == 0, script.stderr
+        applied = subprocess.run([sqlite3_cli, "-bail", fresh_db.name], input=script.stdout,
+                                 capture_output=True, text=True, timeout=120, check=False)
+        assert applied.returncode == 0, applied.stderr
+        assert version_of(fresh_db) == "045" and _journal(fresh_db.name) == mode

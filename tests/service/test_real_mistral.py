@@ -6,7 +6,7 @@ workflow directory of ours) by this tool, then upstream's unmodified ``mistral-s
 ``std.echo`` tasks, a join, with-items, retry with on-error, published variables, a
 sub-workflow, an ad-hoc action, a populated workflow, an expected failure, and a cron
 trigger.  Every execution reaches its expected state and the service's log shows no
-database error.  On SQLite the file is left in WAL mode (``upgrade --wal``), so the
+database error.  On SQLite the file is left in WAL mode (``upgrade``'s default), so the
 service's several processes do not lock each other out.
 
 Mistral's own DB-layer unit tests (``mistral/tests/unit/db/``) run on a SQLite file
@@ -165,7 +165,7 @@ def test_the_mistral_service_runs_on_what_this_tool_built(
     definitions = tmp_path / "definitions"
     definitions.mkdir()
     (definitions / "populated.yaml").write_text(POPULATED_WORKFLOW, encoding="utf-8")
-    for command in (("upgrade", "head", "--wal"), ("populate", "--path", str(definitions))):
+    for command in (("upgrade", "head"), ("populate", "--path", str(definitions))):
         result = run_cli("--config-file", str(config), *command, cwd=tmp_path)
         assert result.returncode == 0, result.stderr
 
@@ -225,7 +225,7 @@ def test_mistral_db_unit_tests_on_what_this_tool_built(
     fresh_db: FreshDatabase, upstream_venv: Path, tmp_path: Path
 ) -> None:
     config = service_config(tmp_path, fresh_db.url, 1)
-    assert run_cli("--config-file", str(config), "upgrade", "head", "--wal",
+    assert run_cli("--config-file", str(config), "upgrade", "head",
                    cwd=tmp_path).returncode == 0
     ours = _db_tests(upstream_venv, fresh_db.url, tmp_path)
     theirs = _db_tests(upstream_venv, f"sqlite:///{tmp_path / 'created_by_mistral.sqlite'}",

@@ -17,6 +17,7 @@ import stat
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,7 @@ from hostile import (
     assert_usage_error,
     mdm,
     open_directory,
+    sqlite_execute,
     tree_state,
     write_config,
 )
@@ -215,12 +217,34 @@ def test_a_read_only_sqlite_database(
     directory, _conf = at_head
     conf = _unprivileged_sqlite(directory, writable_directory=writable_directory)
     if command[0] == "upgrade":  # something to do, and a backup to make
-        with sqlite3.connect(directory / "data" / "mistral.sqlite") as connection:
-            connection.execute("UPDATE alembic_version SET version_num = '044'")
+        sqlite_execute(directory / "data" / "mistral.sqlite",
+                       "UPDATE alembic_version SET version_num = '044'")
     before = tree_state(directory)
     run = mdm("--config-file", str(conf), *command, cwd=directory, unprivileged=True)
     fragment = "is read-only for" if writable_directory else "is not writable for"
     assert_one_line_error(run, fragment, "nothing was changed")
+    assert tree_state(directory) == before
+    (directory / "data").chmod(0o755)
+
+
+@pytest.mark.parametrize("writable_directory", [False, True], ids=["directory", "file"])
+@pytest.mark.parametrize("command", [("current",), ("verify",), ("status",),
+                                     ("history", "--applied")])
+def test_a_reader_without_write_access_reads_a_wal_file_and_leaves_no_file(
+    at_head: tuple[Path, Path], writable_directory: bool, command: tuple[str, ...]
+) -> None:
+    """In WAL mode a reader maps the -shm file: one that may not write there fails
+    ("attempt to write a readonly database"), or leaves -wal/-shm files the services
+    may not write.  This tool reads such a file without creating any."""
+    directory, _conf = at_head
+    with closing(sqlite3.connect(directory / "mistral.sqlite")) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    conf = _unprivileged_sqlite(directory, writable_directory=writable_directory)
+    before = tree_state(directory)
+    run = mdm("--config-file", str(conf), *command, cwd=directory, unprivileged=True)
+    assert run.returncode == 0 and "error" not in run.stderr, run
+    if command == ("current",):
+        assert run.stdout.split()[0] == "045", run
     assert tree_state(directory) == before
     (directory / "data").chmod(0o755)
 
@@ -244,8 +268,7 @@ def test_an_unreadable_home_is_not_a_traceback(at_head: tuple[Path, Path]) -> No
 def test_a_closed_stdout_is_not_an_error(at_head: tuple[Path, Path],
                                          command: tuple[str, ...]) -> None:
     directory, conf = at_head
-    with sqlite3.connect(directory / "mistral.sqlite") as connection:
-        connection.execute("UPDATE alembic_version SET version_num = '030'")
+    sqlite_execute(directory / "mistral.sqlite", "UPDATE alembic_version SET version_num = '030'")
     before = tree_state(directory)
     expected = mdm("--config-file", str(conf), *command, cwd=directory).returncode
     for _attempt in range(3):

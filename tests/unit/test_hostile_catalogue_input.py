@@ -23,6 +23,7 @@ from hostile import (
     assert_usage_error,
     mdm,
     open_directory,
+    sqlite_execute,
     tree_state,
     write_config,
 )
@@ -214,10 +215,7 @@ def test_a_broken_revision_is_named(at_head: tuple[Path, Path], versions: Path, 
     head = next(versions.glob("045_*.py"))
     addition, fragment = BROKEN_HEADS[case]
     head.write_text(head.read_text(encoding="utf-8") + addition, encoding="utf-8")
-    from sqlite3 import connect
-
-    with connect(directory / "mistral.sqlite") as connection:
-        connection.execute("UPDATE alembic_version SET version_num = '044'")
+    sqlite_execute(directory / "mistral.sqlite", "UPDATE alembic_version SET version_num = '044'")
     before = tree_state(directory)
     run = mdm("--config-file", str(conf), "--versions-dir", str(versions), *command,
               cwd=directory)

@@ -28,6 +28,7 @@ from .dburl import DatabaseUrl, parse_url, sqlite_file
 from .galera import INFO_KEY, GaleraNode, node_of, prepare_session
 from .journal import JOURNAL_TABLE_NAME
 from .lockrow import LOCK_TABLE_NAME
+from .sqlitefile import connect_for_reading, may_write, switch_to_wal
 from .version import VERSION_TABLE_NAME
 
 #: this tool's bookkeeping tables: not part of Mistral's schema
@@ -67,7 +68,15 @@ def mistral_tables(connection: Connection) -> frozenset[str]:
 
 
 def open_engine(connection_url: str | DatabaseUrl) -> Engine:
-    engine = create_engine_checked(connection_url)
+    url = parse_url(connection_url) if isinstance(connection_url, str) else connection_url
+    path = sqlite_file(url)
+    if path is not None and path.exists() and not may_write(path):
+        # a reader that may not write there must not create -wal/-shm files (.sqlitefile)
+        engine = create_engine_checked(url, creator=lambda: connect_for_reading(path))
+        begin = "BEGIN"
+    else:
+        engine = create_engine_checked(url)
+        begin = "BEGIN IMMEDIATE"
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")
@@ -79,7 +88,7 @@ def open_engine(connection_url: str | DatabaseUrl) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(connection: Any) -> None:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            connection.exec_driver_sql(begin)
 
     elif engine.dialect.name == "mysql":
 
@@ -104,25 +113,17 @@ def open_database(connection_url: str) -> Iterator[Database]:
         engine.dispose()
 
 
-def leave_in_wal_mode(database: Database) -> None:
-    """SQLite file: switch it to write-ahead logging, a property of the file that stays.
+def leave_in_wal_mode(database: Database) -> str | None:
+    """SQLite file: switch it to write-ahead logging (:mod:`.sqlitefile`), a property of
+    the file that stays; None when done (or not a SQLite file), else why it could not be.
 
-    The Mistral services run as several processes on one file; with SQLite's
-    rollback journal a reader blocks the writers (``database is locked``), with
-    WAL readers and one writer work at once.  The backup (SQLite's backup API),
-    the migration lock (a file beside the database) and offline scripts work the
-    same in either mode.  Called outside any transaction, after a run committed.
-    Not the default (``upgrade --wal``): in WAL mode a reader needs to write the
-    ``-shm`` file beside the database, and a reader that dies leaves ``-wal`` and
-    ``-shm`` files, so a read-only user's ``current`` behaves differently.
+    The backup (SQLite's backup API), the migration lock (a file beside the
+    database) and offline scripts work the same in either mode.  Called after a
+    run committed: the switch happens outside any transaction.
     """
     if database.dialect != "sqlite" or database.sqlite_file is None:
-        return
+        return None
     database.connection.commit()
     raw = database.connection.connection.dbapi_connection
     assert raw is not None
-    cursor = raw.cursor()
-    try:
-        cursor.execute("PRAGMA journal_mode=WAL")
-    finally:
-        cursor.close()
+    return switch_to_wal(raw)  # type: ignore[arg-type]

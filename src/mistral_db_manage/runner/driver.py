@@ -107,11 +107,10 @@ def connect_readonly(plain: PlainUrl) -> Any:
     for start-up time)."""
     url = plain.url
     if url.dialect == "sqlite":
-        import sqlite3
+        from .sqlitefile import connect_for_reading
 
         assert plain.path is not None
-        uri = f"{plain.path.as_uri()}?mode=ro"
-        return sqlite3.connect(uri, uri=True, isolation_level=None)
+        return connect_for_reading(plain.path)
     if url.dialect == "postgresql":
         import psycopg2  # type: ignore[import-untyped]
 

@@ -34,6 +34,7 @@ from ..errors import DatabaseConnectionError, LockTimeoutError
 from . import lockrow
 from .heartbeat import Heartbeat
 from .identity import os_user
+from .sqlitefile import not_writable_error
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -208,7 +209,9 @@ def sqlite_file_lock(
         yield
         return
     lock_path = path.with_name(path.name + ".lock")
-    _check_writable(path)
+    not_writable = not_writable_error(path)
+    if not_writable is not None:
+        raise not_writable
     handle: IO[str] | None = None
 
     def try_acquire() -> bool:
@@ -247,21 +250,6 @@ def sqlite_file_lock(
     finally:
         if handle is not None:
             handle.close()
-
-
-def _check_writable(path: Path) -> None:
-    directory = path.parent
-    if not os.access(directory, os.W_OK | os.X_OK):
-        raise DatabaseConnectionError(
-            f"the directory {directory} of the SQLite database is not writable for "
-            f"{os_user()}; SQLite writes its journal and this tool its lock file there: "
-            "run as the database's owner or make the directory writable; nothing was changed"
-        )
-    if path.exists() and not os.access(path, os.W_OK):
-        raise DatabaseConnectionError(
-            f"the SQLite database {path} is read-only for {os_user()}; run as its owner "
-            "or make it writable; nothing was changed"
-        )
 
 
 def _open_lock_file(lock_path: Path, database: Path) -> IO[str]:

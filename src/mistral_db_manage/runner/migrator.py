@@ -73,8 +73,9 @@ class UpgradeOptions:
     command: str = "upgrade"
     #: SQLite: how many backups of the file to keep (the newest)
     keep_backups: int = DEFAULT_KEEP_BACKUPS
-    #: SQLite: leave the file in WAL mode (for the services' several processes)
-    wal: bool = False
+    #: SQLite: leave the file in WAL mode (for the services' several processes;
+    #: :mod:`.sqlitefile`)
+    wal: bool = True
 
 
 @dataclass(frozen=True)
@@ -250,7 +251,12 @@ class Migrator:
                 self._backup(database, plan.current, options.keep_backups)
             self._execute(database, plan, options.command)
         if options.wal:
-            leave_in_wal_mode(database)
+            why_not = leave_in_wal_mode(database)
+            if why_not is not None:
+                self.events(Notice(
+                    f"the SQLite file stays in its rollback-journal mode ({why_not}); the "
+                    "upgrade itself is done. Run `upgrade head` again while no service holds "
+                    "the file to switch it to WAL, or pass --no-wal"))
         return UpgradeResult(plan.current, plan.target, plan.revision_ids, plan.strategy)
 
     def _plan(
