@@ -308,5 +308,9 @@ def test_plan_through_a_node_names_toi(
     assert "Galera cluster: every schema change runs in total order isolation (TOI): " \
            "writes stall on every node" in plan.stdout
     assert "None of them copies or rebuilds a table of 100000 rows" in plan.stdout
-    assert "copies task_executions_v2: writes to it wait until the copy ends (on every " \
-           "node: TOI)" in plan.stdout
+    assert "copies workflow_executions_v2: writes to it wait until the copy ends (on every " \
+           "node: TOI)" in plan.stdout  # 041: description becomes TEXT
+    # 025 lengthens VARCHAR(250) to VARCHAR(255): InnoDB does that in place, no copy
+    assert "brief metadata lock on task_executions_v2 (InnoDB extends the VARCHAR in place) " \
+           "(on every node: TOI)" in plan.stdout
+    assert "copies task_executions_v2" not in plan.stdout

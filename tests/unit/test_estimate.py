@@ -95,3 +95,17 @@ def test_the_probe_is_bounded_and_reads_the_catalog() -> None:
         rates = measure_rates(connection, "sqlite", stats, tables=tuple(stats))
     assert 0 < rates.probe_queries <= PROBE_QUERIES
     assert rates.cpu_factor > 0 and rates.cached_bytes_per_second > 0
+
+
+def test_025_lengthens_varchars_in_place_on_mysql() -> None:
+    """VARCHAR(250) -> VARCHAR(255) keeps InnoDB's two-byte length prefix: no copy,
+    and the plan must not say there is one (nor count rows for it)."""
+    step = next(s for s in _plan("mysql", 200_000).pending if s.revision == "025")
+    effects = [op.blocking for op in step.operations]
+    assert effects == [
+        "brief metadata lock on task_executions_v2 (InnoDB extends the VARCHAR in place)",
+        "brief metadata lock on named_locks (InnoDB extends the VARCHAR in place)",
+    ]
+    copies = [op.blocking for s in _plan("mysql", 200_000).pending for op in s.operations
+              if op.blocking and op.blocking.startswith("copies")]
+    assert copies and all("task_executions_v2" not in c for c in copies)

@@ -268,6 +268,8 @@ def blocking_effect(operation: ops.Operation, state: SchemaState) -> str | None:
             return None
         old = state.table(table).column(operation.column)
         if dialect == "mysql" and operation.type is not None:
+            if not rewrites_table(operation, state):
+                return f"brief metadata lock on {table} (InnoDB extends the VARCHAR in place)"
             return f"copies {table}: writes to it wait until the copy ends"
         if dialect == "postgresql" and operation.type is not None:
             old_type = ops.compiled_type(old.type, dialect)
