@@ -19,8 +19,10 @@ skipped without them, unless ``MDM_REQUIRE_SERVERS`` names ``rabbitmq`` and ``mi
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -168,6 +170,9 @@ def test_the_mistral_service_runs_on_what_this_tool_built(
     for command in (("upgrade", "head"), ("populate", "--path", str(definitions))):
         result = run_cli("--config-file", str(config), *command, cwd=tmp_path)
         assert result.returncode == 0, result.stderr
+    if fresh_db.dialect == "sqlite":  # the mode the services' several processes need
+        with closing(sqlite3.connect(fresh_db.name)) as connection:
+            assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
     with running_service(upstream_venv, config, port, tmp_path / "service.log") as service:
         base = service.base
