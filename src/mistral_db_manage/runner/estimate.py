@@ -113,10 +113,10 @@ class Constants:
 #: (AMD EPYC, 2 cores; PostgreSQL 15, MariaDB 10.11 with a 128 MB buffer pool,
 #: SQLite 3.40); the probe's cpu_factor scales them to another server.
 CONSTANTS: Mapping[str, Constants] = {
-    "postgresql": Constants(run=1.3, revision=0.0015, operation=0.0007, row=0.55e-6,
+    "postgresql": Constants(run=0.85, revision=0.01, operation=0.0007, row=0.55e-6,
                             json_byte=0.33e-8, write_row=9e-6, write_byte=4e-9,
                             disk_write_byte=4e-9, index_entry=0.9e-6, build_row=0.11e-6),
-    "mysql": Constants(run=0.8, revision=0.01, operation=0.04, row=4.0e-6,
+    "mysql": Constants(run=0.6, revision=0.004, operation=0.018, row=4.0e-6,
                        json_byte=2.8e-9, write_row=30e-6, write_byte=5e-9,
                        disk_write_byte=8e-9, index_entry=2.0e-6, build_row=1.0e-6),
     "sqlite": Constants(run=0.7, revision=0.002, operation=0.001, row=1.0e-6,
