@@ -2,9 +2,10 @@
 
 One panel per dialect and scenario (rows: dialects; columns: the start revisions), time
 against N on log-log axes, four series: ours, upstream, the floor, ours' prediction.
-Input: the rows of ``compare_upstream.rows_json`` (or its ``--json`` file):
+Input: the rows of ``compare_upstream.rows_json`` (its ``--json`` files; several runs, e.g.
+one for N = 20,000 and 200,000 and one for N = 1,000,000, are drawn together):
 
-    python benchmarks/chart.py results.json > chart.svg
+    python benchmarks/chart.py results.json [more.json ...] > chart.svg
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ def svg(rows: Sequence[dict[str, Any]]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    rows = json.loads(Path(args[0]).read_text())
+    rows = [row for name in args for row in json.loads(Path(name).read_text())]
     sys.stdout.write(svg(rows))
     return 0
 
