@@ -220,10 +220,12 @@ def test_live_holder_keeps_the_lock_through_a_long_schema_change(
     heartbeats on every node; the waiting run must still not take the lock over."""
     big = databases.create()
     node1 = galera_cluster.node(1)
+    # wide enough rows that the rebuild outlasts the lease on an idle machine too
+    # (with 40-byte rows it took 2.6 s there, under the 3 s lease)
     node1.query(f"CREATE TABLE `{big}`.filler (id INT AUTO_INCREMENT PRIMARY KEY, "
-                "v VARCHAR(40))")
+                "v VARCHAR(160))")
     for _chunk in range(4):
-        node1.query(f"USE `{big}`; INSERT INTO filler (v) SELECT REPEAT('x', 40) "
+        node1.query(f"USE `{big}`; INSERT INTO filler (v) SELECT REPEAT('x', 160) "
                     "FROM seq_1_to_400000", timeout=120)
     target = databases.create()
     conf2 = write_conf(tmp_path, galera_cluster.url(2, target), "node2.conf")
