@@ -389,6 +389,19 @@ class FreshDatabase:
         finally:
             engine.dispose()
 
+    def version(self) -> str | None:
+        """The revision in ``alembic_version``; None when the table is missing or empty."""
+        engine = self.engine()
+        try:
+            with engine.connect() as connection:
+                if not sa.inspect(connection).has_table("alembic_version"):
+                    return None
+                value = connection.execute(
+                    sa.text("SELECT version_num FROM alembic_version")).scalar()
+                return None if value is None else str(value)
+        finally:
+            engine.dispose()
+
     def rows(self, query: str) -> list[tuple[object, ...]]:
         engine = self.engine()
         try:

@@ -20,15 +20,6 @@ REFERENCE_ROWS = json.loads(
 FIXTURE_DIST = Path(__file__).parents[1] / "cases" / "populate" / "fixture_dist"
 
 
-def version(db: FreshDatabase) -> str | None:
-    engine = db.engine()
-    try:
-        with engine.connect() as connection:
-            if not sa.inspect(connection).has_table("alembic_version"):
-                return None
-            return connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
-    finally:
-        engine.dispose()
 
 
 def test_upgrade_current_history_stamp(fresh_db: FreshDatabase, tmp_path: Path) -> None:
@@ -39,10 +30,10 @@ def test_upgrade_current_history_stamp(fresh_db: FreshDatabase, tmp_path: Path) 
 
     empty = mdm("current")
     assert empty.returncode == 0 and "no version yet" in empty.stdout
-    assert mdm("upgrade", "010").returncode == 0 and version(fresh_db) == "010"
+    assert mdm("upgrade", "010").returncode == 0 and fresh_db.version() == "010"
     assert mdm("current").stdout.strip() == "010"
-    assert mdm("upgrade", "+2").returncode == 0 and version(fresh_db) == "012"
-    assert mdm("upgrade", "--delta", "3").returncode == 0 and version(fresh_db) == "015"
+    assert mdm("upgrade", "+2").returncode == 0 and fresh_db.version() == "012"
+    assert mdm("upgrade", "--delta", "3").returncode == 0 and fresh_db.version() == "015"
     history = mdm("history")
     lines = history.stdout.splitlines()
     assert lines[0] == "044 -> 045 (head), Add indexes to scheduled_jobs_v2."
@@ -58,7 +49,7 @@ def test_upgrade_current_history_stamp(fresh_db: FreshDatabase, tmp_path: Path) 
     as_json = json.loads(mdm("current", "--format", "json").stdout)
     assert as_json == {"revision": "045", "head": "045", "is_head": True}
     stamped = mdm("stamp", "045")
-    assert stamped.returncode == 0 and version(fresh_db) == "045"
+    assert stamped.returncode == 0 and fresh_db.version() == "045"
 
 
 def test_revision_and_check_migration(fresh_db: FreshDatabase, tmp_path: Path) -> None:
@@ -99,7 +90,7 @@ def test_revision_and_check_migration(fresh_db: FreshDatabase, tmp_path: Path) -
     assert refused.returncode == 1 and "scheduled_jobs_v2_key" in refused.stderr
     applied = mdm("upgrade", "head", "--force")
     assert applied.returncode == 0, applied.stderr
-    assert version(fresh_db) == "050"
+    assert fresh_db.version() == "050"
     assert mdm("verify").returncode == 0
     # An index on a table the service writes: the lint of new revisions flags it until
     # the revision accepts it explicitly.

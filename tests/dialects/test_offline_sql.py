@@ -27,13 +27,6 @@ def script(url: str, target: str) -> str:
     return buffer.getvalue()
 
 
-def version_of(db: FreshDatabase) -> str | None:
-    engine = db.engine()
-    try:
-        with engine.connect() as connection:
-            return connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
-    finally:
-        engine.dispose()
 
 
 def check_schema(db: FreshDatabase, revision: str) -> None:
@@ -53,7 +46,7 @@ def test_head_script_equals_online_upgrade(fresh_db: FreshDatabase, make_db) -> 
     for line in text.splitlines():
         assert line.endswith(";"), line
     run_sql_script(fresh_db, text)
-    assert version_of(fresh_db) == "045"
+    assert fresh_db.version() == "045"
     online = make_db(fresh_db.dialect)
     api.upgrade(settings_for(online.url), "head")
     if fresh_db.dialect in SERVER_DIALECTS:
@@ -80,7 +73,7 @@ def test_every_single_step_script(fresh_db: FreshDatabase) -> None:
     check_schema(fresh_db, "001")
     for previous, revision in zip(CHAIN.ids, CHAIN.ids[1:], strict=False):
         run_sql_script(fresh_db, script(fresh_db.url, f"{previous}:{revision}"))
-        assert version_of(fresh_db) == revision
+        assert fresh_db.version() == revision
         check_schema(fresh_db, revision)
 
 
@@ -88,7 +81,7 @@ def test_every_single_step_script(fresh_db: FreshDatabase) -> None:
 def test_long_ranges(fresh_db: FreshDatabase, start: str, end: str) -> None:
     api.upgrade(settings_for(fresh_db.url), start)
     run_sql_script(fresh_db, script(fresh_db.url, f"{start}:{end}"))
-    assert version_of(fresh_db) == end
+    assert fresh_db.version() == end
     check_schema(fresh_db, end)
 
 
