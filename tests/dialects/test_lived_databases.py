@@ -3,7 +3,10 @@ models, handed a script written for another revision, stamped by hand."""
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
 import subprocess
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -31,15 +34,6 @@ def tables(db: FreshDatabase) -> list[str]:
         engine.dispose()
 
 
-def version_of(db: FreshDatabase) -> str | None:
-    engine = db.engine()
-    try:
-        with engine.connect() as connection:
-            if not sa.inspect(connection).has_table("alembic_version"):
-                return None
-            return connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
-    finally:
-        engine.dispose()
 
 
 def one_error_line(result: CliResult, *fragments: str, code: int = 1) -> str:
@@ -125,7 +119,7 @@ def test_a_database_built_by_upstream_models_names_the_closest_revision(
     stamp = f"`mistral-db-manage --config-file {conf} --config-dir {tmp_path / 'none.d'} stamp "
     assert stamp in line, line
     assert "exactly revision" in line or ("the closest is" in line and "way(s): " in line)
-    assert tables(fresh_db) == before and version_of(fresh_db) is None
+    assert tables(fresh_db) == before and fresh_db.version() is None
 
 
 # --------------------------------------------------------------------------- offline scripts
@@ -141,13 +135,13 @@ def test_a_script_applied_at_another_revision_stops_before_changing_anything(
     with pytest.raises(ClientError) as failure:
         run_sql_script(fresh_db, script.stdout)
     assert "the database is not at revision 030, where revision 031" in failure.value.stderr
-    assert version_of(fresh_db) == "019"
+    assert fresh_db.version() == "019"
     verify = run_cli("--config-file", str(conf), "verify", cwd=tmp_path)
     assert verify.returncode == 0 and "exactly revision 019" in verify.stdout
     # the script written for 019 goes through, checks and all
     right = run_cli("--config-file", str(conf), "upgrade", "019:head", "--sql", cwd=tmp_path)
     run_sql_script(fresh_db, right.stdout)
-    assert version_of(fresh_db) == "045"
+    assert fresh_db.version() == "045"
 
 
 # --------------------------------------------------------------------------- stamp
@@ -163,7 +157,7 @@ def test_stamp_refuses_a_relative_target(
     args = ("stamp", target, "--force") if ":" not in target else ("stamp", target, "--sql")
     result = run_cli("--config-file", str(conf), *args, cwd=tmp_path)
     one_error_line(result, "relative", "history", code=2)
-    assert version_of(fresh_db) == "030"
+    assert fresh_db.version() == "030"
 
 
 @pytest.mark.dialects("sqlite")
@@ -172,16 +166,13 @@ def test_stamp_base_says_base(fresh_db: FreshDatabase, tmp_path: Path) -> None:
     assert run_cli("--config-file", str(conf), "upgrade", "030", cwd=tmp_path).returncode == 0
     result = run_cli("--config-file", str(conf), "stamp", "base", "--force", cwd=tmp_path)
     assert result.returncode == 0 and "None" not in result.stdout
-    assert "at base" in result.stdout and version_of(fresh_db) is None
+    assert "at base" in result.stdout and fresh_db.version() is None
 
 
 # --------------------------------------------------------------------------- SQLite's journal
 
 
 def _journal(path: str | Path) -> str:
-    import sqlite3
-    from contextlib import closing
-
     with closing(sqlite3.connect(path)) as connection:
         return str(connection.execute("PRAGMA journal_mode").fetchone()[0])
 
@@ -190,9 +181,6 @@ def _journal(path: str | Path) -> str:
 def test_sqlite_is_left_in_wal_mode_with_a_good_backup(
     fresh_db: FreshDatabase, tmp_path: Path
 ) -> None:
-    import sqlite3
-    from contextlib import closing
-
     conf = write_config(tmp_path, fresh_db.url)
     assert run_cli("--config-file", str(conf), "upgrade", "030", "--no-wal",
                    cwd=tmp_path).returncode == 0
@@ -227,9 +215,6 @@ def test_an_upgrade_with_nothing_to_do_switches_an_old_file_to_wal(
 def test_an_offline_sqlite_script_leaves_the_file_in_wal_mode(
     fresh_db: FreshDatabase, tmp_path: Path
 ) -> None:
-    import shutil
-    import subprocess
-
     sqlite3_cli = shutil.which("sqlite3")
     if sqlite3_cli is None:
         pytest.skip("the sqlite3 command-line shell is not installed")
@@ -242,4 +227,4 @@ def test_an_offline_sqlite_script_leaves_the_file_in_wal_mode(
         applied = subprocess.run([sqlite3_cli, "-bail", fresh_db.name], input=script.stdout,
                                  capture_output=True, text=True, timeout=120, check=False)
         assert applied.returncode == 0, applied.stderr
-        assert version_of(fresh_db) == "045" and _journal(fresh_db.name) == mode
+        assert fresh_db.version() == "045" and _journal(fresh_db.name) == mode

@@ -35,8 +35,7 @@ COMPANION_SUFFIXES = ("-wal", "-shm", "-journal")
 
 def may_write(path: Path) -> bool:
     """Whether this process may write the file and create files beside it."""
-    return os.access(path.parent, os.W_OK | os.X_OK) and (
-        not path.exists() or os.access(path, os.W_OK))
+    return not_writable_error(path) is None
 
 
 def not_writable_error(path: Path) -> DatabaseConnectionError | None:
