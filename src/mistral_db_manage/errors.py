@@ -72,6 +72,11 @@ class MigrationFailedError(MistralDbManageError):
     """A revision failed while being applied."""
 
 
+class RevisionRefusedError(MigrationFailedError):
+    """A revision refused rows it cannot convert and undid what it had done: the
+    database is as the revision found it."""
+
+
 class DefinitionError(MistralDbManageError):
     """A workflow or action definition is invalid (names the file, line and key path)."""
 

@@ -20,6 +20,7 @@ from dbs import FreshDatabase
 from helpers import settings_for
 from mistral_db_manage import api
 from mistral_db_manage.errors import MigrationFailedError
+from mistral_db_manage.runner import journal
 
 SPECS: dict[str, Any] = {
     "t-obj-workflow": {"workflow": "wf1", "name": "t"},
@@ -184,6 +185,90 @@ def test_020_refuses_specs_upstream_cannot_read(fresh_db: FreshDatabase,
         with engine.connect() as connection:
             columns = {c["name"] for c in sa.inspect(connection).get_columns("task_executions_v2")}
         assert "type" not in columns
+    finally:
+        engine.dispose()
+
+
+def _journal_rows(connection: sa.Connection) -> list[tuple[Any, ...]]:
+    if not sa.inspect(connection).has_table("mistral_db_manage_journal"):
+        return []
+    return [tuple(r) for r in connection.execute(sa.text(
+        "SELECT revision, operations_done, operations_started FROM mistral_db_manage_journal"))]
+
+
+@pytest.mark.dialects("mysql")
+def test_020_refusal_in_one_pass_leaves_nothing_to_resume_and_goes_on_once_fixed(
+        fresh_db: FreshDatabase) -> None:
+    """MySQL classifies and refuses in one pass (RefusingFill); a refusal drops the
+    column it had added and forgets the journal, even where the server's own
+    sql_mode would truncate the too-long marker instead of failing."""
+    settings = settings_for(fresh_db.url)
+    api.upgrade(settings, "019")
+    engine = fresh_db.engine()
+    admin = sa.create_engine(fresh_db.url.rsplit("/", 1)[0] + "/", isolation_level="AUTOCOMMIT")
+    try:
+        with engine.begin() as connection:
+            connection.execute(sa.text(
+                "INSERT INTO task_executions_v2 (id, spec) VALUES ('t1', :a), ('bad', '42')"),
+                {"a": json.dumps({"workflow": "w"})})
+        with admin.connect() as connection:
+            mode = connection.execute(sa.text("SELECT @@GLOBAL.sql_mode")).scalar()
+            connection.execute(sa.text("SET GLOBAL sql_mode = ''"))
+        try:
+            with pytest.raises(MigrationFailedError) as refused:
+                api.upgrade(settings, "head")
+        finally:
+            with admin.connect() as connection:
+                connection.execute(sa.text("SET GLOBAL sql_mode = :m"), {"m": mode})
+        message = str(refused.value)
+        assert "changed nothing" in message and "task_executions_v2 row bad" in message
+        assert "\n" not in message
+        assert api.current(settings).revision == "019"
+        checked = api.verify(settings)
+        assert checked.clean and checked.half_done is None, checked
+        with engine.connect() as connection:
+            columns = {c["name"] for c in sa.inspect(connection).get_columns("task_executions_v2")}
+            assert "type" not in columns
+            assert _journal_rows(connection) == []
+        with engine.begin() as connection:
+            connection.execute(sa.text("UPDATE task_executions_v2 SET spec = '\"a workflow\"' "
+                                       "WHERE id = 'bad'"))
+        api.upgrade(settings, "head")
+        with engine.connect() as connection:
+            types = {r[0]: r[1] for r in connection.execute(
+                sa.text("SELECT id, type FROM task_executions_v2"))}
+        assert types == {"t1": "WORKFLOW", "bad": "WORKFLOW"}
+    finally:
+        engine.dispose()
+        admin.dispose()
+
+
+@pytest.mark.dialects("mysql")
+def test_020_adds_its_column_again_when_a_refusal_dropped_it_before_the_journal_forgot(
+        fresh_db: FreshDatabase) -> None:
+    """A run killed between a refusal's DROP COLUMN and its journal update leaves
+    the journal saying the column was added: the fill adds it again first."""
+    settings = settings_for(fresh_db.url)
+    api.upgrade(settings, "019")
+    engine = fresh_db.engine()
+    try:
+        with engine.begin() as connection:
+            connection.execute(sa.text(
+                "INSERT INTO task_executions_v2 (id, spec) VALUES ('a', '{}'), ('w', :w)"),
+                {"w": json.dumps(["workflow"])})
+        with engine.connect() as connection:
+            journal.ensure_journal(connection)
+            journal.record_progress(connection, "020", 3, 4)
+        api.upgrade(settings, "head")
+        with engine.connect() as connection:
+            types = {r[0]: r[1] for r in connection.execute(
+                sa.text("SELECT id, type FROM task_executions_v2"))}
+            column = next(c for c in sa.inspect(connection).get_columns("task_executions_v2")
+                          if c["name"] == "type")
+            assert _journal_rows(connection) == []
+        assert types == {"a": "ACTION", "w": "WORKFLOW"}
+        assert column["default"] is None and column["nullable"] is True
+        assert api.verify(settings).clean
     finally:
         engine.dispose()
 

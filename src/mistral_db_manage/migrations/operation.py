@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from sqlalchemy import Column, text
 from sqlalchemy.schema import CreateIndex as CreateIndexDDL
@@ -139,6 +139,9 @@ class Operation:
 
     dialects: tuple[str, ...] | None = field(default=None, kw_only=True)
     rewrites_data: bool = field(default=False, init=False)
+    #: when it refuses the data, it undoes its revision's earlier operations first
+    #: (:class:`~.refusing_fill.RefusingFill`): interrupted, its revision may be undone
+    undoes_revision_on_refusal: ClassVar[bool] = False
 
     def applies_to(self, dialect: str) -> bool:
         return self.dialects is None or dialect in self.dialects

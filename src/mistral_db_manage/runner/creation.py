@@ -168,7 +168,8 @@ def render_script(chain: Chain, dialect: str, end: str) -> CreationScript:
 
     state = state_at(chain, dialect, end)
     recorder = _Recorder()
-    context = RunContext(dialect, recorder, state, False)  # type: ignore[arg-type]
+    # offline: the statements are kept to run later, as a script would hold them
+    context = RunContext(dialect, recorder, state, True)  # type: ignore[arg-type]
     seeds = []
     for operation in seed_operations(chain, dialect, end):
         recorder.statements = []

@@ -26,7 +26,7 @@ from typing import IO, TYPE_CHECKING, Any
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..errors import MigrationFailedError, MistralDbManageError
+from ..errors import MigrationFailedError, MistralDbManageError, RevisionRefusedError
 from ..migrations.ops import Operation, RunContext
 from ..schema.history import state_at
 from ..schema.state import SchemaState
@@ -329,6 +329,11 @@ class Executor:
             if before_each is None or before_each(number, operation):
                 try:
                     operation.run(context)
+                except RevisionRefusedError as refusal:
+                    raise RevisionRefusedError(
+                        f"revision {step.id} failed at operation {number} "
+                        f"({operation.describe()}) and changed nothing: {refusal}"
+                    ) from refusal
                 except MistralDbManageError:
                     raise
                 except Exception as error:
@@ -364,7 +369,15 @@ class Executor:
             connection.commit()
             journal.record_progress(connection, step.id, number, number)
 
-        self._apply_operations(step, state, skip=done, before_each=before, after_each=after)
+        try:
+            self._apply_operations(
+                step, state, skip=done, before_each=before, after_each=after)
+        except RevisionRefusedError:
+            # the operation undid the revision's earlier ones: nothing to resume
+            connection.rollback()
+            journal.forget(connection, step.id)
+            connection.commit()
+            raise
         with connection.begin():
             write_version(self.operations(), previous, step.id)
             journal.forget(connection, step.id)

@@ -28,6 +28,9 @@ class StateChange(Protocol):
 
     def after(self, state: SchemaState) -> SchemaState: ...
 
+    @property
+    def undoes_revision_on_refusal(self) -> bool: ...
+
 
 class _Step(Protocol):
     @property
@@ -73,7 +76,8 @@ def partial_states(
 ) -> list[SchemaState]:
     """The schemas a database at ``start`` may have when ``next_revision`` was
     interrupted after ``done`` of its operations (one more if ``started`` says
-    the next one began): ``start``'s schema with those operations applied."""
+    the next one began): ``start``'s schema with those operations applied, or
+    ``start``'s own when the one that began undoes its revision on a refusal."""
     state = state_at(chain, dialect, start)
     applicable = [op for op in chain.operations(next_revision) if op.applies_to(dialect)]
     for operation in applicable[:done]:
@@ -81,4 +85,6 @@ def partial_states(
     states = [state]
     if started > done:
         states.append(applicable[done].after(state))
+        if applicable[done].undoes_revision_on_refusal:
+            states.append(state_at(chain, dialect, start))
     return states

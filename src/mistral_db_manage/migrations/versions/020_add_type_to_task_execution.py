@@ -6,9 +6,12 @@ Revises: 019
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import String
 
-from mistral_db_manage.migrations.ops import Col, Sql, add_column_with_value
+from mistral_db_manage.migrations.ops import Col, RunContext, Sql, add_column_with_value
+from mistral_db_manage.migrations.refusing_fill import RefusingFill
 from mistral_db_manage.migrations.work import Rewrite, Scan
 
 revision = "020"
@@ -21,10 +24,12 @@ down_revision = "019"
 #   * JSON string: it contains the substring "workflow" (case-sensitive).
 # Any other spec (NULL, a JSON number, boolean or null, text that is not JSON)
 # makes upstream's whole upgrade fail.  Here the same rows are refused with a
-# message naming the row, before anything in this revision takes effect: on
-# MySQL and SQLite by a check that runs first, on PostgreSQL by the one pass
-# that also classifies the rows, inside the revision's transaction.  The rows
-# are classified by one set-based UPDATE per dialect.
+# message naming the row, and the revision leaves nothing changed: on
+# PostgreSQL by the one pass that also classifies the rows, inside the
+# revision's transaction; on MySQL online by the one pass too, after which a
+# refusal drops the new column again (see RefusingFill); on SQLite and in a
+# MySQL script by a check that runs first.  The rows are classified by one
+# set-based UPDATE per dialect.
 
 _EXPLANATION = (
     "; revision 020 needs a JSON object, array or string in every row (upstream Mistral "
@@ -50,12 +55,17 @@ _MY_SPEC = (
 # SQLite's JSON functions end a decoded string at a \u0000 escape.
 _SQ_SPEC = "replace(task_executions_v2.spec, '\\u0000', '\\u0001')"
 
+# MariaDB: a row to refuse.  A valid JSON text is an object, array or string
+# exactly when its first non-blank character is {, [ or ": a cheap test (LEFT
+# spares most rows the regular expression) that leaves one JSON parse per row
+# (JSON_VALID).
+_MY_PROBLEM = f"""spec IS NULL
+        OR (LEFT(spec, 1) NOT IN ('{{', '[', '"') AND NOT spec REGEXP '^[[:space:]]*[[{{"]')
+        OR (JSON_VALID(spec) = 0 AND JSON_VALID({_MY_DECODABLE}) = 0)"""
+
 _CHECK = {
     # MariaDB: a conditional SIGNAL, prepared from a variable so that no
-    # compound statement is needed (scripts run with the mysql client).  A
-    # valid JSON text is an object, array or string exactly when its first
-    # non-blank character is {, [ or ": a cheap test (LEFT spares most rows
-    # the regular expression) that leaves one JSON parse per row (JSON_VALID).
+    # compound statement is needed (scripts run with the mysql client).
     "mysql": [
         f"""
 SET @mdm_020_problem = (
@@ -67,9 +77,7 @@ SET @mdm_020_problem = (
                        ELSE 'a JSON number' END,
                   '{_EXPLANATION}')
       FROM task_executions_v2
-     WHERE spec IS NULL
-        OR (LEFT(spec, 1) NOT IN ('{{', '[', '"') AND NOT spec REGEXP '^[[:space:]]*[[{{"]')
-        OR (JSON_VALID(spec) = 0 AND JSON_VALID({_MY_DECODABLE}) = 0)
+     WHERE {_MY_PROBLEM}
      LIMIT 1)
 """,
         """
@@ -129,6 +137,35 @@ def _pg_is_workflow(text: str) -> str:
 # are made \u0001 first, which changes no key, element or "workflow" substring.
 _PG_DECODABLE = r"regexp_replace(spec, '\\u(0000|[dD][89a-fA-F][0-9a-fA-F]{2})', '\\u0001', 'g')"
 
+# MariaDB: the rows that are WORKFLOWs, among the candidates.  LOCATE with a
+# binary argument compares case-sensitively (the column's collation would
+# not); CHAR(92) is a backslash.  JSON_CONTAINS_PATH does not decode escaped
+# keys and JSON_SEARCH ignores case, so arrays, and the keys of objects
+# written with \u escapes, are unpacked with JSON_TABLE, whose string
+# columns hold the decoded text.
+_MY_WORKFLOW = """(LOCATE(BINARY '"workflow"', spec) > 0
+        OR LOCATE(BINARY CONCAT(CHAR(92), 'u'), spec) > 0
+        OR (LEFT(spec, 1) NOT IN ('{', '[') AND spec REGEXP '^[[:space:]]*"'))
+   AND CASE WHEN LEFT(spec, 1) = '{' OR spec REGEXP '^[[:space:]]*[{]' THEN
+                JSON_CONTAINS_PATH(<SPEC>, 'one', '$.workflow')
+                OR (LOCATE(BINARY CONCAT(CHAR(92), 'u'), spec) > 0
+                    AND EXISTS (SELECT 1
+                                  FROM JSON_TABLE(JSON_KEYS(<SPEC>), '$[*]'
+                                                  COLUMNS (k LONGTEXT PATH '$')) AS object_keys
+                                 WHERE BINARY object_keys.k = 'workflow'))
+            WHEN LEFT(spec, 1) = '[' OR spec REGEXP '^[[:space:]]*[[]' THEN
+                EXISTS (SELECT 1
+                          FROM JSON_TABLE(<SPEC>, '$[*]'
+                                          COLUMNS (v LONGTEXT PATH '$',
+                                                   j JSON PATH '$')) AS elements
+                         WHERE BINARY elements.v = 'workflow'
+                           AND JSON_TYPE(elements.j) = 'STRING')
+            WHEN LEFT(spec, 1) = '"' OR spec REGEXP '^[[:space:]]*"' THEN
+                LOCATE(BINARY 'workflow', JSON_UNQUOTE(<SPEC>)) > 0
+            ELSE 0
+       END
+""".replace("<SPEC>", _MY_SPEC)
+
 _CLASSIFY = {
     # PostgreSQL runs a revision in one transaction, so the check and the
     # classification are one pass, which validates every spec and parses
@@ -185,37 +222,6 @@ END
 $mdm_020$
 """,
     ],
-    "mysql": [
-        # One pass over the candidates.  LOCATE with a binary argument compares
-        # case-sensitively (the column's collation would not); CHAR(92) is a
-        # backslash.  JSON_CONTAINS_PATH does not decode escaped keys and
-        # JSON_SEARCH ignores case, so arrays, and the keys of objects written
-        # with \u escapes, are unpacked with JSON_TABLE, whose string columns
-        # hold the decoded text.
-        """
-UPDATE task_executions_v2 SET type = 'WORKFLOW'
- WHERE (LOCATE(BINARY '"workflow"', spec) > 0 OR LOCATE(BINARY CONCAT(CHAR(92), 'u'), spec) > 0
-        OR (LEFT(spec, 1) NOT IN ('{', '[') AND spec REGEXP '^[[:space:]]*"'))
-   AND CASE WHEN LEFT(spec, 1) = '{' OR spec REGEXP '^[[:space:]]*[{]' THEN
-                JSON_CONTAINS_PATH(<SPEC>, 'one', '$.workflow')
-                OR (LOCATE(BINARY CONCAT(CHAR(92), 'u'), spec) > 0
-                    AND EXISTS (SELECT 1
-                                  FROM JSON_TABLE(JSON_KEYS(<SPEC>), '$[*]'
-                                                  COLUMNS (k LONGTEXT PATH '$')) AS object_keys
-                                 WHERE BINARY object_keys.k = 'workflow'))
-            WHEN LEFT(spec, 1) = '[' OR spec REGEXP '^[[:space:]]*[[]' THEN
-                EXISTS (SELECT 1
-                          FROM JSON_TABLE(<SPEC>, '$[*]'
-                                          COLUMNS (v LONGTEXT PATH '$',
-                                                   j JSON PATH '$')) AS elements
-                         WHERE BINARY elements.v = 'workflow'
-                           AND JSON_TYPE(elements.j) = 'STRING')
-            WHEN LEFT(spec, 1) = '"' OR spec REGEXP '^[[:space:]]*"' THEN
-                LOCATE(BINARY 'workflow', JSON_UNQUOTE(<SPEC>)) > 0
-            ELSE 0
-       END
-""".replace("<SPEC>", _MY_SPEC),
-    ],
     "sqlite": [
         """
 UPDATE task_executions_v2 SET type = 'WORKFLOW'
@@ -233,24 +239,50 @@ UPDATE task_executions_v2 SET type = 'WORKFLOW'
     ],
 }
 
+_TYPE = Col("type", String(10))
+
+
+def _check_in_scripts(ctx: RunContext) -> Sequence[str]:
+    """MySQL: the check runs first only in a script; online the fill refuses."""
+    return _CHECK["mysql"] if ctx.offline else ()
+
+
 operations = [
-    # A check, not a change: it names no table, so a MySQL run interrupted
-    # while checking checks again.
+    # Checks, not changes: they name no table, so a run interrupted while
+    # checking checks again.  PostgreSQL checks while it classifies, and so
+    # does MySQL online (see RefusingFill); a MySQL script checks first, as its
+    # operation 1 (the operations MySQL's journal counts are 1 to 4, as before
+    # the fill refused rows itself).
     Sql(
         "check that every task_executions_v2.spec is a JSON object, array or string",
         _CHECK,
         data=False,
-        dialects=("mysql", "sqlite"),  # PostgreSQL checks while it classifies
+        dialects=("sqlite",),
         work=(Scan("task_executions_v2", parses_json=True),),
+    ),
+    Sql(
+        "check that every task_executions_v2.spec is a JSON object, array or string "
+        "(in an SQL script; online the fill below refuses the same rows)",
+        _check_in_scripts,
+        data=False,
+        dialects=("mysql",),
+        work=(),
     ),
     # Every existing row starts as an ACTION (constant time on PostgreSQL and
     # MariaDB); the UPDATE below turns the workflow tasks into WORKFLOW.
-    *add_column_with_value("task_executions_v2", Col("type", String(10)), "'ACTION'"),
-    Sql(
+    *add_column_with_value("task_executions_v2", _TYPE, "'ACTION'"),
+    RefusingFill(
         "set task_executions_v2.type to WORKFLOW where the spec says so",
         _CLASSIFY,
         table_names=("task_executions_v2",),
         # a third of the tasks are workflow tasks in a typical deployment (an estimate)
         work=(Scan("task_executions_v2", parses_json=True), Rewrite("task_executions_v2", 0.35)),
+        table="task_executions_v2",
+        column=_TYPE,
+        default="'ACTION'",
+        value="'WORKFLOW'",
+        condition=_MY_WORKFLOW,
+        problem=_MY_PROBLEM,
+        check=_CHECK["mysql"],
     ),
 ]
