@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from dbs import FreshDatabase
 from helpers import settings_for
 from mistral_db_manage import api
-from mistral_db_manage.errors import MigrationFailedError
+from mistral_db_manage.errors import DriftError, MigrationFailedError
 from mistral_db_manage.runner import journal
 
 SPECS: dict[str, Any] = {
@@ -268,6 +268,37 @@ def test_020_adds_its_column_again_when_a_refusal_dropped_it_before_the_journal_
             assert _journal_rows(connection) == []
         assert types == {"a": "ACTION", "w": "WORKFLOW"}
         assert column["default"] is None and column["nullable"] is True
+        assert api.verify(settings).clean
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.dialects("mysql")
+def test_020_fill_drops_a_default_left_by_a_run_stopped_while_adding_the_column_again(
+        fresh_db: FreshDatabase) -> None:
+    """The fill's own re-add is two statements; stopped between them (the drift check
+    refuses that shape, the operator forces), the fill drops the default first."""
+    from mistral_db_manage.runner.migrator import UpgradeOptions
+
+    settings = settings_for(fresh_db.url)
+    api.upgrade(settings, "019")
+    engine = fresh_db.engine()
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text(
+                "INSERT INTO task_executions_v2 (id, spec) VALUES ('a', '{}'), ('w', :w)"),
+                {"w": json.dumps({"workflow": None})})
+            connection.execute(sa.text("ALTER TABLE task_executions_v2 "
+                                       "ADD COLUMN type VARCHAR(10) DEFAULT 'ACTION'"))
+            journal.ensure_journal(connection)
+            journal.record_progress(connection, "020", 3, 4)
+        with pytest.raises(DriftError):
+            api.upgrade(settings, "head")
+        api.upgrade(settings, "head", options=UpgradeOptions(force=True))
+        with engine.connect() as connection:
+            types = {r[0]: r[1] for r in connection.execute(
+                sa.text("SELECT id, type FROM task_executions_v2"))}
+        assert types == {"a": "ACTION", "w": "WORKFLOW"}
         assert api.verify(settings).clean
     finally:
         engine.dispose()

@@ -143,6 +143,10 @@ class Operation:
     #: (:class:`~.refusing_fill.RefusingFill`): interrupted, its revision may be undone
     undoes_revision_on_refusal: ClassVar[bool] = False
 
+    def cpu_parts(self, dialect: str) -> int:
+        """How many statements share its passes' CPU work at once (the estimate divides it)."""
+        return 1
+
     def applies_to(self, dialect: str) -> bool:
         return self.dialects is None or dialect in self.dialects
 

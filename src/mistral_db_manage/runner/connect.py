@@ -59,7 +59,7 @@ from .dburl import (
     sqlite_file,
 )
 from .driver import CONNECT_TIMEOUT_SECONDS
-from .failures import describe_database_error
+from .failures import describe_database_error, first_line
 
 __all__ = [
     "CONNECT_TIMEOUT_SECONDS",
@@ -224,7 +224,7 @@ def _rejected_by_driver(url: DatabaseUrl, exc: BaseException) -> ConfigError:
             f"the MySQL character set {charset!r} of [database] connection {url.masked()} "
             "is unknown to PyMySQL; use ?charset=utf8mb4 (or utf8)"
         )
-    reason = f"{type(exc).__name__}: {_scrub(_first_line(exc), url)}"
+    reason = f"{type(exc).__name__}: {_scrub(first_line(exc), url)}"
     return ConfigError(
         f"the database driver rejected an option of [database] connection "
         f"{url.masked()} ({reason}); remove or correct the ?parameter in the URL"
@@ -275,11 +275,6 @@ def reported_failures(url: DatabaseUrl, doing: str) -> Iterator[None]:
             f"the database failed while {doing}{code}: {message}; the run stopped where it "
             "was safe to: see `mistral-db-manage status`, then run the command again"
         ) from exc
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__
 
 
 def _scrub(text: str, url: DatabaseUrl) -> str:

@@ -42,6 +42,7 @@ from .events import (
     SchemaCreationStarted,
     ignore,
 )
+from .failures import first_line
 from .plan import Strategy, UpgradePlan
 from .verify import compare_shapes, shapes_from_database, shapes_from_state
 from .version import create_version_table, has_version_table, script_check, write_version
@@ -62,11 +63,6 @@ def maybe_inject_fault(revision: str, number: int) -> None:
         raise MigrationFailedError(
             f"fault injected after operation {number} of revision {revision} ({FAULT_ENV})"
         )
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(getattr(error, "orig", None) or error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _already_applied(connection: Connection, operation: Operation, state: SchemaState) -> bool:
@@ -238,7 +234,7 @@ class Executor:
                         write_version(self.operations(), previous, step.id)
             except SQLAlchemyError as error:  # the bookkeeping's, or the connection lost
                 raise MigrationFailedError(
-                    f"revision {step.id} stopped: {_first_line(error)}; the database is at "
+                    f"revision {step.id} stopped: {first_line(error)}; the database is at "
                     f"{previous or 'no revision'}"
                     + (" with the journal recording how far this revision got"
                        if journaled else "") + "; run upgrade again"
@@ -339,7 +335,7 @@ class Executor:
                 except Exception as error:
                     raise MigrationFailedError(
                         f"revision {step.id} failed at operation {number} "
-                        f"({operation.describe()}): {_first_line(error)}"
+                        f"({operation.describe()}): {first_line(error)}"
                     ) from error
             operation.apply_state(state)
             if after_each is not None:

@@ -42,7 +42,10 @@ def _driver_error(error: BaseException) -> BaseException | None:
     return error if isinstance(error, tuple(driver_bases)) else None
 
 
-def _first_line(error: BaseException) -> str:
+def first_line(error: BaseException) -> str:
+    """The first line of what the driver says (SQLAlchemy's wrapper unwrapped; of
+    MySQL's ``(code, message)`` the message), or of the error itself; never empty."""
+    error = _driver_error(error) or error
     args: tuple[object, ...] = getattr(error, "args", ())
     text = args[1] if len(args) >= 2 and isinstance(args[1], str) else str(error)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
@@ -118,7 +121,7 @@ def describe_database_error(error: BaseException, connection_url: str | Database
             url = parse_url(connection_url)
         except MistralDbManageError:
             url = None
-    said = _scrub(_first_line(driver_error), url)
+    said = _scrub(first_line(driver_error), url)
     if url is None or url.dialect == "sqlite":
         path = sqlite_file(url) if url is not None else None
         return DatabaseConnectionError(_sqlite_message(path, said))

@@ -1,4 +1,4 @@
-"""Who runs this tool: the operating-system user of the process.
+"""Who runs this tool: the operating-system user of the process, and how a run is named.
 
 The name comes from the real user id through the password database, never
 from ``$LOGNAME``/``$USER`` (which anyone can set to anything, line breaks
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import socket
 
 
 def os_user() -> str:
@@ -19,3 +20,8 @@ def os_user() -> str:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
         return f"uid {uid}"
+
+
+def this_run(command: str) -> str:
+    """This run as another one waiting for the migration lock reads it."""
+    return f"mistral-db-manage {command} by {os_user()}@{socket.gethostname()} pid {os.getpid()}"

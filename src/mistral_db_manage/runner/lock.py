@@ -21,19 +21,18 @@ import contextlib
 import fcntl
 import logging
 import os
-import socket
 import stat
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, TypeVar
 
 from ..errors import DatabaseConnectionError, LockTimeoutError
 from . import lockrow
 from .heartbeat import Heartbeat
-from .identity import os_user
+from .identity import this_run
 from .sqlitefile import not_writable_error
 
 if TYPE_CHECKING:
@@ -51,10 +50,14 @@ DEFAULT_LEASE = 30.0
 MIN_LEASE = 3.0
 
 WaitCallback = Callable[[str], None]
+_Held = TypeVar("_Held")
 
 
-def whoami() -> str:
-    return f"mistral-db-manage {os_user()}@{socket.gethostname()} pid {os.getpid()}"
+@dataclass(frozen=True)
+class _Waiting:
+    """Not this time: the lock's holder as it describes itself (None: none seen)."""
+
+    holder: str | None
 
 
 @dataclass
@@ -89,7 +92,8 @@ def migration_lock(
     notify = on_wait or (lambda message: None)
     token = token or os.urandom(16).hex()
     if database.dialect == "sqlite":
-        with sqlite_file_lock(database.sqlite_file, timeout, notify, report_every):
+        with sqlite_file_lock(database.sqlite_file, timeout, notify, report_every,
+                              command=command):
             yield LockHold(token)
         return
     connection = database.connection
@@ -110,46 +114,36 @@ def _acquire(
     notify: WaitCallback, report_every: float,
 ) -> LockHold:
     """Insert the row, or wait for it to be released or for its holder to die."""
-    started = time.monotonic()
-    last_report: float | None = None
     seen: tuple[str, int] | None = None
-    seen_since = started
-    while True:
+    seen_since = time.monotonic()
+
+    def attempt() -> LockHold | _Waiting:
+        nonlocal seen, seen_since
         if lockrow.try_insert(connection, claim):
             return LockHold(claim.token)
         holder = lockrow.read_holder(connection)
+        if holder is None:
+            return _Waiting(None)
         now = time.monotonic()
-        if holder is not None:
-            if (holder.token, holder.beat) != seen:
-                seen, seen_since = (holder.token, holder.beat), now
-            silent = now - seen_since
-            gone = holder.process_gone()
-            if gone or silent >= holder.lease_seconds:
-                log.debug("trying to take over the lock of %s (process gone: %s, silent "
-                          "%.1f s, beat %d)", holder.owner, gone, silent, holder.beat)
-                if lockrow.take_over(connection, claim, holder):
-                    because = (
-                        f"its process {holder.process.pid} on this machine is gone" if gone
-                        else f"no heartbeat for {silent:.0f} s, over its lease of "
-                             f"{holder.lease_seconds} s"
-                    )
-                    return LockHold(claim.token, holder, because)
-                log.debug("the takeover failed: the holder's row changed meanwhile")
-                seen = None
-                continue
-            if now - started >= timeout:
-                raise LockTimeoutError(
-                    f"another run ({holder.describe()}) has held the migration lock for over "
-                    f"{timeout:g} s; wait for it to finish or raise --lock-timeout"
+        if (holder.token, holder.beat) != seen:
+            seen, seen_since = (holder.token, holder.beat), now
+        silent = now - seen_since
+        gone = holder.process_gone()
+        if gone or silent >= holder.lease_seconds:
+            log.debug("trying to take over the lock of %s (process gone: %s, silent "
+                      "%.1f s, beat %d)", holder.owner, gone, silent, holder.beat)
+            if lockrow.take_over(connection, claim, holder):
+                because = (
+                    f"its process {holder.process.pid} on this machine is gone" if gone
+                    else f"no heartbeat for {silent:.0f} s, over its lease of "
+                         f"{holder.lease_seconds} s"
                 )
-            if last_report is None or now - last_report >= report_every:
-                notify(f"waiting for the migration lock held by {holder.describe()}")
-                last_report = now
-        elif now - started >= timeout:
-            raise LockTimeoutError(
-                f"could not take the migration lock within {timeout:g} s; raise --lock-timeout"
-            )
-        time.sleep(POLL_SECONDS)
+                return LockHold(claim.token, holder, because)
+            log.debug("the takeover failed: the holder's row changed meanwhile")
+            seen = None
+        return _Waiting(holder.describe())
+
+    return _wait_for(attempt, timeout, notify, report_every)
 
 
 def _release_quietly(database: Database, token: str) -> None:
@@ -171,30 +165,39 @@ def _release_quietly(database: Database, token: str) -> None:
 
 
 def _wait_for(
-    try_acquire: Callable[[], bool],
-    holder: Callable[[], str],
+    attempt: Callable[[], _Held | _Waiting],
     timeout: float,
     notify: WaitCallback,
     report_every: float,
-) -> None:
+) -> _Held:
+    """Call ``attempt`` until it returns the lock (not :class:`_Waiting`), saying who
+    holds it once and every ``report_every`` seconds; give up after ``timeout``."""
     started = time.monotonic()
     last_report: float | None = None
-    while not try_acquire():
+    while True:
+        outcome = attempt()
+        if not isinstance(outcome, _Waiting):
+            return outcome
         now = time.monotonic()
         if now - started >= timeout:
+            if outcome.holder is None:
+                raise LockTimeoutError(f"could not take the migration lock within {timeout:g} s; "
+                                       "raise --lock-timeout")
             raise LockTimeoutError(
-                f"another run ({holder()}) has held the migration lock for over {timeout:g} s; "
-                "wait for it to finish or raise --lock-timeout"
+                f"another run ({outcome.holder}) has held the migration lock for over "
+                f"{timeout:g} s; wait for it to finish or raise --lock-timeout"
             )
-        if last_report is None or now - last_report >= report_every:
-            notify(f"waiting for the migration lock held by {holder()}")
+        if outcome.holder is not None and (last_report is None
+                                           or now - last_report >= report_every):
+            notify(f"waiting for the migration lock held by {outcome.holder}")
             last_report = now
         time.sleep(POLL_SECONDS)
 
 
 @contextmanager
 def sqlite_file_lock(
-    path: Path | None, timeout: float, notify: WaitCallback, report_every: float = 30.0
+    path: Path | None, timeout: float, notify: WaitCallback, report_every: float = 30.0,
+    *, command: str = "upgrade",
 ) -> Iterator[None]:
     """An ``flock`` on ``<path>.lock``; none for an in-memory database (``path`` None).
 
@@ -214,32 +217,32 @@ def sqlite_file_lock(
         raise not_writable
     handle: IO[str] | None = None
 
-    def try_acquire() -> bool:
-        nonlocal handle
-        if handle is None:
-            handle = _open_lock_file(lock_path, path)
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        if not _same_file(handle, lock_path):  # deleted by the holder that released it
-            handle.close()
-            handle = None
-            return False
-        handle.seek(0)
-        handle.truncate()
-        handle.write(whoami() + "\n")
-        handle.flush()
-        return True
-
     def holder() -> str:
         try:
             return lock_path.read_text(encoding="utf-8").strip() or "another process"
         except (OSError, UnicodeDecodeError):
             return "another process"
 
+    def attempt() -> IO[str] | _Waiting:
+        nonlocal handle
+        if handle is None:
+            handle = _open_lock_file(lock_path, path)
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _Waiting(holder())
+        if not _same_file(handle, lock_path):  # deleted by the holder that released it
+            handle.close()
+            handle = None
+            return _Waiting(holder())
+        handle.seek(0)
+        handle.truncate()
+        handle.write(this_run(command) + "\n")
+        handle.flush()
+        return handle
+
     try:
-        _wait_for(try_acquire, holder, timeout, notify, report_every)
+        _wait_for(attempt, timeout, notify, report_every)
         assert handle is not None
         try:
             yield

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -58,7 +57,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.expression import Executable
 
 from .galera import cluster_wide_ddl
-from .identity import os_user
+from .identity import this_run
 
 LOCK_TABLE_NAME = "mistral_db_manage_lock"
 #: the one row's name
@@ -136,9 +135,7 @@ class Claimant:
 
 
 def claimant(token: str, command: str, lease_seconds: int) -> Claimant:
-    owner = (f"mistral-db-manage {command} by {os_user()}@{socket.gethostname()} "
-             f"pid {os.getpid()}")
-    return Claimant(token, owner[:255], this_process(), lease_seconds)
+    return Claimant(token, this_run(command)[:255], this_process(), lease_seconds)
 
 
 @dataclass(frozen=True)

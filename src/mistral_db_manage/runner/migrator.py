@@ -39,6 +39,7 @@ from .connect import reported_failures
 from .database import Database, leave_in_wal_mode, open_database
 from .events import EventSink, Notice, ignore
 from .execute import Executor
+from .failures import first_line
 from .galera import refuse_split_ddl
 from .lock import DEFAULT_LEASE, DEFAULT_TIMEOUT, LockHold, migration_lock
 from .plan import DatabaseSnapshot, Strategy, UpgradePlan, plan_upgrade
@@ -93,11 +94,6 @@ def resolve_target(chain: Chain, target: str, delta: int | None, start: str | No
             raise RevisionError(f"--delta {delta}: only upgrades are supported")
         return chain.relative(start, str(delta))
     return chain.resolve(target, current=start)
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error)
-    return text.splitlines()[0] if text else repr(error)
 
 
 class Migrator:
@@ -166,7 +162,7 @@ class Migrator:
             signum = getattr(stop, "signum", int(signal.SIGINT))
             raise RunInterrupted(name, signum, where=where) from None
         except BaseException as error:
-            self._finish_quietly(run, database, "failed", _first_line(error))
+            self._finish_quietly(run, database, "failed", first_line(error))
             raise
 
     def _finish_quietly(self, run: AuditRun, database: Database, outcome: str,
