@@ -189,6 +189,16 @@ def test_020_refuses_specs_upstream_cannot_read(fresh_db: FreshDatabase,
         engine.dispose()
 
 
+def _insert_specs(engine: sa.Engine, specs: dict[str, str]) -> None:
+    with engine.begin() as connection:
+        connection.execute(sa.text("INSERT INTO task_executions_v2 (id, spec) VALUES (:i, :s)"),
+                           [{"i": i, "s": spec} for i, spec in specs.items()])
+
+
+def _task_types(engine: sa.Engine) -> dict[str, Any]:
+    return {i: r[0] for i, r in rows(engine, "SELECT id, type FROM task_executions_v2").items()}
+
+
 def _journal_rows(connection: sa.Connection) -> list[tuple[Any, ...]]:
     if not sa.inspect(connection).has_table("mistral_db_manage_journal"):
         return []
@@ -207,10 +217,7 @@ def test_020_refusal_in_one_pass_leaves_nothing_to_resume_and_goes_on_once_fixed
     engine = fresh_db.engine()
     admin = sa.create_engine(fresh_db.url.rsplit("/", 1)[0] + "/", isolation_level="AUTOCOMMIT")
     try:
-        with engine.begin() as connection:
-            connection.execute(sa.text(
-                "INSERT INTO task_executions_v2 (id, spec) VALUES ('t1', :a), ('bad', '42')"),
-                {"a": json.dumps({"workflow": "w"})})
+        _insert_specs(engine, {"t1": json.dumps({"workflow": "w"}), "bad": "42"})
         with admin.connect() as connection:
             mode = connection.execute(sa.text("SELECT @@GLOBAL.sql_mode")).scalar()
             connection.execute(sa.text("SET GLOBAL sql_mode = ''"))
@@ -234,10 +241,7 @@ def test_020_refusal_in_one_pass_leaves_nothing_to_resume_and_goes_on_once_fixed
             connection.execute(sa.text("UPDATE task_executions_v2 SET spec = '\"a workflow\"' "
                                        "WHERE id = 'bad'"))
         api.upgrade(settings, "head")
-        with engine.connect() as connection:
-            types = {r[0]: r[1] for r in connection.execute(
-                sa.text("SELECT id, type FROM task_executions_v2"))}
-        assert types == {"t1": "WORKFLOW", "bad": "WORKFLOW"}
+        assert _task_types(engine) == {"t1": "WORKFLOW", "bad": "WORKFLOW"}
     finally:
         engine.dispose()
         admin.dispose()
@@ -252,21 +256,16 @@ def test_020_adds_its_column_again_when_a_refusal_dropped_it_before_the_journal_
     api.upgrade(settings, "019")
     engine = fresh_db.engine()
     try:
-        with engine.begin() as connection:
-            connection.execute(sa.text(
-                "INSERT INTO task_executions_v2 (id, spec) VALUES ('a', '{}'), ('w', :w)"),
-                {"w": json.dumps(["workflow"])})
+        _insert_specs(engine, {"a": "{}", "w": json.dumps(["workflow"])})
         with engine.connect() as connection:
             journal.ensure_journal(connection)
             journal.record_progress(connection, "020", 3, 4)
         api.upgrade(settings, "head")
         with engine.connect() as connection:
-            types = {r[0]: r[1] for r in connection.execute(
-                sa.text("SELECT id, type FROM task_executions_v2"))}
             column = next(c for c in sa.inspect(connection).get_columns("task_executions_v2")
                           if c["name"] == "type")
             assert _journal_rows(connection) == []
-        assert types == {"a": "ACTION", "w": "WORKFLOW"}
+        assert _task_types(engine) == {"a": "ACTION", "w": "WORKFLOW"}
         assert column["default"] is None and column["nullable"] is True
         assert api.verify(settings).clean
     finally:
@@ -284,10 +283,8 @@ def test_020_fill_drops_a_default_left_by_a_run_stopped_while_adding_the_column_
     api.upgrade(settings, "019")
     engine = fresh_db.engine()
     try:
+        _insert_specs(engine, {"a": "{}", "w": json.dumps({"workflow": None})})
         with engine.connect() as connection:
-            connection.execute(sa.text(
-                "INSERT INTO task_executions_v2 (id, spec) VALUES ('a', '{}'), ('w', :w)"),
-                {"w": json.dumps({"workflow": None})})
             connection.execute(sa.text("ALTER TABLE task_executions_v2 "
                                        "ADD COLUMN type VARCHAR(10) DEFAULT 'ACTION'"))
             journal.ensure_journal(connection)
@@ -295,10 +292,7 @@ def test_020_fill_drops_a_default_left_by_a_run_stopped_while_adding_the_column_
         with pytest.raises(DriftError):
             api.upgrade(settings, "head")
         api.upgrade(settings, "head", options=UpgradeOptions(force=True))
-        with engine.connect() as connection:
-            types = {r[0]: r[1] for r in connection.execute(
-                sa.text("SELECT id, type FROM task_executions_v2"))}
-        assert types == {"a": "ACTION", "w": "WORKFLOW"}
+        assert _task_types(engine) == {"a": "ACTION", "w": "WORKFLOW"}
         assert api.verify(settings).clean
     finally:
         engine.dispose()
