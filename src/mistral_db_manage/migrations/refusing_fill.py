@@ -101,7 +101,7 @@ class RefusingFill(Sql):
         if not exists:
             self._add_column(ctx)
         elif default is not None:  # a run stopped between adding it and dropping the default
-            ctx.execute(f"ALTER TABLE {self.table} ALTER COLUMN {self.column.name} DROP DEFAULT")
+            self._drop_default(ctx)
         if not self._fill(connection):
             return
         connection.rollback()
@@ -133,7 +133,10 @@ class RefusingFill(Sql):
         name = self.column.name
         ctx.execute(f"ALTER TABLE {self.table} ADD COLUMN {name} {type_} NULL "
                     f"DEFAULT {self.default}")
-        ctx.execute(f"ALTER TABLE {self.table} ALTER COLUMN {name} DROP DEFAULT")
+        self._drop_default(ctx)
+
+    def _drop_default(self, ctx: RunContext) -> None:
+        ctx.execute(f"ALTER TABLE {self.table} ALTER COLUMN {self.column.name} DROP DEFAULT")
 
     def _fill(self, connection: Any) -> bool:
         """The one pass; whether it refused a row.
