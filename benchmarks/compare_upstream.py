@@ -402,6 +402,9 @@ class Row:
     floor_parts: str = ""
     n: int = 0
     start: str = ""
+    #: ours: each pending revision's estimate, and its measured seconds (as logged)
+    predicted_steps: dict[str, float] = field(default_factory=dict)
+    measured_steps: dict[str, float] = field(default_factory=dict)
 
     @property
     def error(self) -> float | None:
@@ -413,17 +416,23 @@ class Row:
 _TOOK = re.compile(r"^\s*(\S+) took ([0-9.]+) s\s*$")
 
 
-def revision_times(run: Run) -> str:
-    """Ours logs 'NNN took X s' for every revision that took 1 s or more."""
-    parts: list[str] = []
-    total = 0.0
+def measured_revisions(run: Run) -> dict[str, float]:
+    """Ours logs 'NNN took X s' for every revision that took 0.1 s or more."""
+    times: dict[str, float] = {}
     with contextlib.suppress(OSError):
         for line in run.log_path.read_text(errors="replace").splitlines():
             m = _TOOK.match(line.split("] ")[-1] if "] " in line else line)
             if m:
-                parts.append(f"{m.group(1)} {float(m.group(2)):.1f} s")
-                total += float(m.group(2))
-    parts.append(f"everything else {max(run.wall - total, 0.0):.1f} s")
+                times[m.group(1)] = float(m.group(2))
+    return times
+
+
+def revision_times(run: Run) -> str:
+    """The revisions of 1 s or more, and everything else."""
+    times = measured_revisions(run)
+    parts = [f"{rev} {seconds:.1f} s" for rev, seconds in times.items() if seconds >= 1.0]
+    big = sum(seconds for seconds in times.values() if seconds >= 1.0)
+    parts.append(f"everything else {max(run.wall - big, 0.0):.1f} s")
     return ", ".join(parts)
 
 
@@ -478,17 +487,20 @@ class Bench:
 
     # scenarios -----------------------------------------------------------------------
 
-    def predict(self, db: Database) -> float | None:
-        """Ours: the plan's estimate_seconds for ``upgrade head`` on ``db``."""
+    def predict(self, db: Database) -> tuple[float | None, dict[str, float]]:
+        """Ours: the plan's estimate_seconds for ``upgrade head`` on ``db``, and each step's."""
         assert self.ours is not None
         argv = self.ours.argv(db.conf, "upgrade", "head", "--plan", "--format", "json")
         out = subprocess.run(argv, capture_output=True, text=True, timeout=300)
         try:
-            value = json.loads(out.stdout).get("estimate_seconds")
+            plan = json.loads(out.stdout)
         except ValueError:
             log(f"  no estimate: {out.stderr.strip()[-300:]}")
-            return None
-        return float(value) if value is not None else None
+            return None, {}
+        value = plan.get("estimate_seconds")
+        steps = {str(step["revision"]): float(step["estimate_seconds"])
+                 for step in plan.get("pending", []) if step.get("estimate_seconds") is not None}
+        return (float(value) if value is not None else None), steps
 
     def measure_floor(self, db: Database, start: str) -> tuple[float, str]:
         items = floor.floor_items(db.dialect, start)
@@ -576,15 +588,17 @@ class Bench:
             f"({size:,.0f} MB per copy)")
         results: dict[str, Run] = {}
         predicted = None
+        predicted_steps: dict[str, float] = {}
         if "ours" in dbs:
             if dialect == "mysql" and not self.args.skip_floor:
                 # InnoDB copies are loaded, not cloned: the floor runs on ours' copy
                 # first (its index builds are undone; the drift check stands guard)
                 self.floors[(dialect, start, n)] = self.measure_floor(dbs["ours"], start)
-            predicted = self.predict(dbs["ours"])
+            predicted, predicted_steps = self.predict(dbs["ours"])
             log(f"{dialect} N={n:,}: ours predicts {predicted} s")
         for tool in tools:
-            log(f"{dialect} N={n:,}: {tool.name} upgrade head ...")
+            quiet = settle(dialect)
+            log(f"{dialect} N={n:,}: {tool.name} upgrade head ... (disk settled in {quiet:.1f} s)")
             run = self.run_tool(tool, dbs[tool.name], "upgrade", "head",
                                 timeout=self.args.timeout)
             results[tool.name] = run
@@ -619,7 +633,9 @@ class Bench:
                                  revision_times(run) if ours else "",
                                  predicted if ours else None,
                                  floor_total if ours else None,
-                                 floor_parts if ours else "", n, start))
+                                 floor_parts if ours else "", n, start,
+                                 predicted_steps if ours else {},
+                                 measured_revisions(run) if ours else {}))
         if skip_note:
             self.rows.append(Row(dialect, scenario, "upstream", note=skip_note, n=n,
                                  start=start))
@@ -769,6 +785,48 @@ def set_buffer_pool(size: int) -> int:
     return old
 
 
+def settle(dialect: str) -> float:
+    """Let the disk go quiet before a timed run; returns the seconds it took.
+
+    Cloning and loading leave gigabytes of dirty pages (the OS's, PostgreSQL's,
+    InnoDB's) that the kernel and the servers write out in the background: a run
+    started right away shares the disk with that flushing, and whichever tool runs
+    first pays for it.  Before each timed upgrade, both tools alike: PostgreSQL
+    CHECKPOINT, InnoDB's dirty pages flushed (its flush target set to 0 until the
+    count is near 0, at most 120 s, then restored), and the OS's sync()."""
+    start = time.perf_counter()
+    if dialect == "postgresql":
+        conn = pg_connect()
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("CHECKPOINT")
+        conn.close()
+    elif dialect == "mysql":
+        conn = my_connect(autocommit=True)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT @@innodb_max_dirty_pages_pct, "
+                            "@@innodb_max_dirty_pages_pct_lwm")
+                pct, lwm = cur.fetchone()
+                cur.execute("SET GLOBAL innodb_max_dirty_pages_pct_lwm = 0")
+                cur.execute("SET GLOBAL innodb_max_dirty_pages_pct = 0")
+                try:
+                    deadline = time.monotonic() + 120
+                    while time.monotonic() < deadline:
+                        cur.execute("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_pages_dirty'")
+                        row = cur.fetchone()
+                        if row is None or int(row[1]) <= 16:
+                            break
+                        time.sleep(0.25)
+                finally:
+                    cur.execute("SET GLOBAL innodb_max_dirty_pages_pct = %s", (pct,))
+                    cur.execute("SET GLOBAL innodb_max_dirty_pages_pct_lwm = %s", (lwm,))
+        finally:
+            conn.close()
+    os.sync()
+    return time.perf_counter() - start
+
+
 def _num(value: float | None, fmt: str = ".2f") -> str:
     return "—" if value is None else format(value, fmt)
 
@@ -802,7 +860,8 @@ def render(rows: list[Row], header: list[str]) -> str:
 def rows_json(rows: list[Row]) -> list[dict[str, Any]]:
     return [{"dialect": r.dialect, "start": r.start, "n": r.n, "tool": r.tool,
              "wall": r.wall, "predicted": r.predicted, "floor": r.floor, "rss": r.rss,
-             "rows": r.rows, "note": r.note} for r in rows if r.n]
+             "rows": r.rows, "note": r.note, "predicted_steps": r.predicted_steps,
+             "measured_steps": r.measured_steps} for r in rows if r.n]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -917,7 +976,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                "included; peak RSS = ru_maxrss of that process (the client; the server's "
                "memory is not counted).  Empty upgrade and current: median of "
                f"{args.repeat} and {args.repeat + 2} runs, RSS the maximum.  Ours on SQLite "
-               "includes its default pre-upgrade backup copy of the file.\n")
+               "includes its default pre-upgrade backup copy of the file.  Before every timed "
+               "upgrade (both tools) the disk is settled: PostgreSQL CHECKPOINT, InnoDB's dirty "
+               "pages flushed, the OS's sync(); the run does not share the disk with the "
+               "flushing of the copies made before it.\n")
     print(report)
     if args.out:
         args.out.write_text(report)

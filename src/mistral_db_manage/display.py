@@ -52,8 +52,12 @@ class Progress:
                 if self.tty and self.done == self.total:
                     sys.stderr.write("\r" + " " * 90 + "\r")
                     sys.stderr.flush()
-                elif not self.tty and seconds >= 1.0:
-                    log.info("  %s took %.1f s", revision.id, seconds)
+                elif not self.tty and seconds >= SHOWN_SECONDS:
+                    log.info("  %s took %.2f s", revision.id, seconds)
+
+
+#: a revision that took this long or longer has its time logged (without a terminal)
+SHOWN_SECONDS = 0.1
 
 
 def title(message: str) -> str:

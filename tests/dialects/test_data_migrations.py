@@ -8,8 +8,10 @@ the revision runs.
 
 from __future__ import annotations
 
+import importlib
 import json
 import random
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -314,13 +316,18 @@ _NUMBERS = ["0", "-0", "1e400", "123456789012345678901234567890", "3.25", "-7E-2
 
 
 class _SpecWriter:
-    def __init__(self, rng: random.Random) -> None:
+    """``clean``: no \\u0000 and no lone surrogate, which PostgreSQL's jsonb refuses."""
+
+    def __init__(self, rng: random.Random, *, clean: bool = False) -> None:
         self.rng = rng
+        self.clean = clean
 
     def blank(self) -> str:
         return self.rng.choice(["", "", "", " ", "\n", "\t ", "\r\n  "])
 
     def string(self, text: str) -> str:
+        if self.clean:
+            text = "".join(c for c in text if c != "\x00" and not 0xD800 <= ord(c) <= 0xDFFF)
         out = []
         for c in text:
             must = c in '"\\' or ord(c) < 0x20 or 0xD800 <= ord(c) <= 0xDFFF
@@ -403,3 +410,67 @@ def test_020_and_022_match_upstream_on_generated_rows(fresh_db: FreshDatabase) -
         assert actions == {a: ("" if name else None,) for a, name in names.items()}
     finally:
         engine.dispose()
+
+
+def _generated_specs(seed: int, count: int, *, clean: bool) -> dict[str, str]:
+    writer = _SpecWriter(random.Random(seed), clean=clean)
+    return {f"t{i:04d}": writer.spec() for i in range(count)}
+
+
+@pytest.mark.dialects("postgresql")
+def test_020_parallel_form_on_postgresql_matches_upstream_and_fails_where_jsonb_would(
+        fresh_db: FreshDatabase) -> None:
+    """PostgreSQL's 020 first classifies with a query that can run in parallel
+    workers (jsonb's ``?`` for arrays) and falls back to the one-statement form on
+    any failure.  The other tests hold rows that make it fail; here its
+    predicate, run alone, gives upstream's answer on rows jsonb can hold, and
+    fails (so that the fallback decides) on one it cannot; then the revision
+    itself, taking the parallel form, gives upstream's types."""
+    module = importlib.import_module(
+        "mistral_db_manage.migrations.versions.020_add_type_to_task_execution")
+    predicate = module._pg_is_workflow("spec", parallel=True)
+    specs = _generated_specs(20261206, 400, clean=True)
+    expected = {t for t, text in specs.items() if upstream_type(text) == "WORKFLOW"}
+    assert 40 < len(expected) < 360
+    assert any(text.lstrip().startswith("[") for t, text in specs.items() if t in expected)
+    settings = settings_for(fresh_db.url)
+    api.upgrade(settings, "019")
+    engine = fresh_db.engine()
+    try:
+        _insert_specs(engine, specs)
+        query = sa.text(f"SELECT id FROM task_executions_v2 WHERE {predicate}")
+        with engine.connect() as connection:
+            assert set(connection.execute(query).scalars()) == expected
+        _insert_specs(engine, {"t-nul": '["a\\u0000b", "workflow"]'})
+        with engine.connect() as connection, pytest.raises(sa.exc.DBAPIError):
+            connection.execute(query).all()
+        with engine.begin() as connection:
+            connection.execute(sa.text("DELETE FROM task_executions_v2 WHERE id = 't-nul'"))
+        # enough pages that PostgreSQL fetches the rows by address, not by another scan
+        pad = json.dumps({"action": "std.noop", "input": "x" * 400})
+        _insert_specs(engine, {f"u{i:04d}": pad for i in range(3000)})
+        scans_before = _sequential_scans(engine, "task_executions_v2")
+        api.upgrade(settings, "020")
+        # the parallel form reads the table once and then fetches rows by address; a
+        # failed attempt and the one-statement form would read it twice
+        assert _sequential_scans(engine, "task_executions_v2", more_than=scans_before) == (
+            scans_before + 1)
+        types = _task_types(engine)
+        assert {t for t, kind in types.items() if kind == "WORKFLOW"} == expected
+        assert set(types.values()) == {"WORKFLOW", "ACTION"}
+    finally:
+        engine.dispose()
+
+
+def _sequential_scans(engine: sa.Engine, table: str, more_than: int = -1) -> int:
+    """PostgreSQL's count of sequential scans of ``table``; waits (5 s at most) for it to
+    exceed ``more_than``: a session that ended reports its counts as it goes."""
+    deadline = time.monotonic() + 5
+    while True:
+        with engine.connect() as connection:
+            count = int(connection.execute(sa.text(
+                "SELECT seq_scan FROM pg_stat_user_tables WHERE relname = :t"), {"t": table}
+            ).scalar_one())
+        if count > more_than or time.monotonic() > deadline:
+            return count
+        time.sleep(0.1)

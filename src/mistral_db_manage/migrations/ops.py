@@ -9,7 +9,7 @@ import from it (``from mistral_db_manage.migrations.ops import AddColumn, Col``)
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import MetaData, text
@@ -374,7 +374,9 @@ class Sql(Operation):
     of the run context returning them.  ``effect`` is an operation whose state
     change the SQL makes (it is not run).  ``work`` declares the passes it makes
     and the rows it rewrites (:mod:`.work`); without it, a data change is taken
-    to read and rewrite every row of its first table.
+    to read and rewrite every row of its first table.  ``parallel``: per
+    dialect, how many processes share the CPU of its passes (a query that the
+    server runs in parallel workers); the estimate divides that work by it.
     """
 
     description: str
@@ -383,6 +385,7 @@ class Sql(Operation):
     effect: Operation | None = None
     data: bool = True
     work: tuple[SqlWork, ...] | None = None
+    parallel: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.rewrites_data = self.data
@@ -396,6 +399,9 @@ class Sql(Operation):
     def apply_state(self, state: SchemaState) -> None:
         if self.effect is not None:
             self.effect.apply_state(state)
+
+    def cpu_parts(self, dialect: str) -> int:
+        return self.parallel.get(dialect, 1)
 
     def sql_for(self, ctx: RunContext) -> Sequence[str]:
         if callable(self.statements):

@@ -77,7 +77,7 @@ class RefusingFill(Sql):
     check: Sequence[str]
 
     def cpu_parts(self, dialect: str) -> int:
-        return PARTS if dialect == "mysql" else 1
+        return PARTS if dialect == "mysql" else super().cpu_parts(dialect)
 
     def sql_for(self, ctx: RunContext) -> Sequence[str]:
         if ctx.dialect == "mysql":
