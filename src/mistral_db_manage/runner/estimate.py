@@ -62,6 +62,8 @@ class Work:
     table: str | None = None
     #: passes (SCAN/PARSE) or share of the rows (REWRITE)
     amount: float = 1.0
+    #: REWRITE: an indexed column changes (MySQL updates the indexes only then)
+    indexed: bool = True
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,9 @@ class Constants:
     disk_write_byte: float  # the same when the table is larger than the cache
     index_entry: float  # per row per index maintained while rewriting or copying
     build_row: float  # per row of an index built (sort and load)
+    #: PostgreSQL: per byte of each page a rewrite touches first after a checkpoint,
+    #: which goes to the WAL whole (full_page_writes); 0 elsewhere
+    page_image_byte: float = 0.0
 
 
 #: measured with benchmarks/compare_upstream.py on the reference machine
@@ -117,16 +122,27 @@ class Constants:
 CONSTANTS: Mapping[str, Constants] = {
     # write_byte: each rewritten byte goes to the heap and to the WAL (8e-9 = both; with
     # 4e-9 the prediction was 5 % off at N = 200,000 but 31 % low at 1,000,000)
+    # page_image_byte: 020's UPDATE of a third of the rows touches 87 % of the pages
+    # (4.8 rows a page); it took 2.5 s at N = 200,000 where rows and bytes alone said 2.0
     "postgresql": Constants(run=0.65, revision=0.01, operation=0.0007, row=0.55e-6,
                             json_byte=0.33e-8, write_row=9e-6, write_byte=8e-9,
-                            disk_write_byte=8e-9, index_entry=0.9e-6, build_row=0.11e-6),
-    "mysql": Constants(run=0.5, revision=0.004, operation=0.018, row=4.0e-6,
-                       json_byte=2.8e-9, write_row=30e-6, write_byte=5e-9,
-                       disk_write_byte=8e-9, index_entry=2.0e-6, build_row=1.0e-6),
+                            disk_write_byte=8e-9, index_entry=0.9e-6, build_row=0.11e-6,
+                            page_image_byte=1.75e-9),
+    # MySQL, refitted on the Xeon with each revision's time (benchmark JSON): 020's
+    # in-place UPDATE of a third of the rows and 041's table copy were 50 % and 30 %
+    # over with write_row 30e-6, disk_write_byte 8e-9 and index entries on every row
+    # rewritten; the small revisions' DDL 2x over with operation 0.018
+    "mysql": Constants(run=0.5, revision=0.004, operation=0.011, row=4.0e-6,
+                       json_byte=2.8e-9, write_row=12e-6, write_byte=5e-9,
+                       disk_write_byte=5e-9, index_entry=2.0e-6, build_row=1.0e-6),
     "sqlite": Constants(run=0.7, revision=0.002, operation=0.001, row=1.0e-6,
                         json_byte=3.0e-9, write_row=6e-6, write_byte=6e-9,
                         disk_write_byte=6e-9, index_entry=3.0e-6, build_row=1.0e-6),
 }
+
+
+#: PostgreSQL's page (the only dialect whose rewrites log whole pages)
+PAGE_BYTES = 8192
 
 
 @dataclass(frozen=True)
@@ -215,8 +231,15 @@ class Estimator:
         if work.kind is WorkKind.REWRITE:
             rows = stats.rows * work.amount
             row_bytes = stats.bytes / stats.rows if stats.rows else 0.0
+            # the share of the pages that hold at least one of the rows (spread evenly)
+            rows_per_page = max(PAGE_BYTES / row_bytes, 1.0) if row_bytes else 1.0
+            touched = 1.0 - (1.0 - min(work.amount, 1.0)) ** rows_per_page
+            # InnoDB updates a row in place (its indexes too only when they hold a changed
+            # column); PostgreSQL writes a new version, which every index points to
+            indexes = 1 + stats.indexes if work.indexed or self.dialect != "mysql" else 0
             return rows * (row_bytes * per_byte + (
-                c.write_row + (1 + stats.indexes) * c.index_entry) * cpu)
+                c.write_row + indexes * c.index_entry) * cpu
+            ) + stats.bytes * touched * c.page_image_byte
         if work.kind is WorkKind.INDEX:
             return read + stats.rows * (c.row + c.build_row) * cpu
         if work.kind is WorkKind.COPY:
@@ -294,7 +317,7 @@ def sql_work(operation: ops.Sql) -> tuple[Work, ...]:
     if operation.work is not None:
         return tuple(
             Work(WorkKind.PARSE if w.parses_json else WorkKind.SCAN, w.table, w.passes)
-            if isinstance(w, Scan) else Work(WorkKind.REWRITE, w.table, w.share)
+            if isinstance(w, Scan) else Work(WorkKind.REWRITE, w.table, w.share, w.indexed)
             for w in operation.work
             if isinstance(w, (Scan, Rewrite))
         )
