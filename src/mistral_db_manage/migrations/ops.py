@@ -30,7 +30,7 @@ from .operation import (
     dialect_object,
     rebuild_sqlite_table,
 )
-from .work import SqlWork
+from .work import Rewrite, Scan, SqlWork
 
 __all__ = [
     "FK",
@@ -499,5 +499,6 @@ def add_column_with_value(table: str, column: Col, value: str) -> list[Operation
             {"sqlite": [f"UPDATE {table} SET {column.name} = {value}"]},
             table_names=(table,),
             dialects=("sqlite",),
+            work=(Scan(table), Rewrite(table)),  # every row; no index holds the new column
         ),
     ]

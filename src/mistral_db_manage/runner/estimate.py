@@ -233,10 +233,10 @@ class Estimator:
             row_bytes = stats.bytes / stats.rows if stats.rows else 0.0
             # the share of the pages that hold at least one of the rows (spread evenly)
             rows_per_page = max(PAGE_BYTES / row_bytes, 1.0) if row_bytes else 1.0
-            touched = 1.0 - (1.0 - min(work.amount, 1.0)) ** rows_per_page
-            # InnoDB updates a row in place (its indexes too only when they hold a changed
-            # column); PostgreSQL writes a new version, which every index points to
-            indexes = 1 + stats.indexes if work.indexed or self.dialect != "mysql" else 0
+            touched = 1.0 - float((1.0 - min(work.amount, 1.0)) ** rows_per_page)
+            # InnoDB and SQLite update a row in place (its indexes too only when they hold
+            # a changed column); PostgreSQL writes a new version, which every index points to
+            indexes = 1 + stats.indexes if work.indexed or self.dialect == "postgresql" else 0
             return rows * (row_bytes * per_byte + (
                 c.write_row + indexes * c.index_entry) * cpu
             ) + stats.bytes * touched * c.page_image_byte
