@@ -474,3 +474,38 @@ def _sequential_scans(engine: sa.Engine, table: str, more_than: int = -1) -> int
         if count > more_than or time.monotonic() > deadline:
             return count
         time.sleep(0.1)
+
+
+@pytest.mark.dialects("postgresql")
+def test_020_on_postgresql_without_the_right_to_create_temporary_tables(
+        fresh_db: FreshDatabase) -> None:
+    """The parallel form needs a temporary table; a role denied TEMP gets the
+    one-statement form instead, with the same result."""
+    role = f"mdm_notemp_{fresh_db.name[-12:]}"
+    admin = fresh_db.engine(isolation_level="AUTOCOMMIT")
+    database = sa.engine.make_url(fresh_db.url).database
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE ROLE "{role}" LOGIN'))
+            connection.execute(sa.text(f'REVOKE TEMPORARY ON DATABASE "{database}" FROM PUBLIC'))
+            connection.execute(sa.text(f'GRANT CREATE ON SCHEMA public TO "{role}"'))
+        url = sa.engine.make_url(fresh_db.url).set(username=role)
+        settings = settings_for(url.render_as_string(hide_password=False))
+        api.upgrade(settings, "019")
+        specs = {"t-obj": '{"workflow": "w"}', "t-arr": '["a", "workflow"]',
+                 "t-str": '"a workflow"', "t-act": '{"action": "std.noop"}'}
+        engine = sa.create_engine(url)
+        try:
+            with engine.connect() as connection, pytest.raises(sa.exc.ProgrammingError):
+                connection.execute(sa.text("CREATE TEMPORARY TABLE t (i int)"))
+            _insert_specs(engine, specs)
+            api.upgrade(settings, "020")
+            assert _task_types(engine) == {t: upstream_type(s) for t, s in specs.items()}
+        finally:
+            engine.dispose()
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'REASSIGN OWNED BY "{role}" TO CURRENT_USER'))
+            connection.execute(sa.text(f'DROP OWNED BY "{role}"'))
+            connection.execute(sa.text(f'DROP ROLE "{role}"'))
+        admin.dispose()
