@@ -27,9 +27,9 @@ class Scan:
 class Rewrite:
     """Writes a new version of ``share`` (0..1) of the rows of ``table`` (an upper
     estimate when the share depends on the data).  ``indexed``: it changes a column
-    that an index holds; InnoDB then updates the indexes too (otherwise it updates
-    the row in place), PostgreSQL does either way unless the new version fits on the
-    same page."""
+    that an index holds; InnoDB and SQLite then update the indexes too (otherwise
+    they update the row in place), PostgreSQL does either way unless the new version
+    fits on the same page."""
 
     table: str
     share: float = 1.0

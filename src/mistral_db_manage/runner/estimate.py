@@ -62,7 +62,7 @@ class Work:
     table: str | None = None
     #: passes (SCAN/PARSE) or share of the rows (REWRITE)
     amount: float = 1.0
-    #: REWRITE: an indexed column changes (MySQL updates the indexes only then)
+    #: REWRITE: an indexed column changes (MySQL and SQLite update the indexes only then)
     indexed: bool = True
 
 
