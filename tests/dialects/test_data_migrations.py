@@ -441,11 +441,16 @@ def test_020_parallel_form_on_postgresql_matches_upstream_and_fails_where_jsonb_
         query = sa.text(f"SELECT id FROM task_executions_v2 WHERE {predicate}")
         with engine.connect() as connection:
             assert set(connection.execute(query).scalars()) == expected
-        _insert_specs(engine, {"t-nul": '["a\\u0000b", "workflow"]'})
-        with engine.connect() as connection, pytest.raises(sa.exc.DBAPIError):
-            connection.execute(query).all()
-        with engine.begin() as connection:
-            connection.execute(sa.text("DELETE FROM task_executions_v2 WHERE id = 't-nul'"))
+        # json.loads reads both (the number as inf); jsonb holds neither
+        for task_id, spec in (("t-nul", '["a\\u0000b", "workflow"]'),
+                              ("t-huge", '[1e1000000, "workflow"]')):
+            _insert_specs(engine, {task_id: spec})
+            assert upstream_type(spec) == "WORKFLOW"
+            with engine.connect() as connection, pytest.raises(sa.exc.DBAPIError):
+                connection.execute(query).all()
+            with engine.begin() as connection:
+                connection.execute(sa.text("DELETE FROM task_executions_v2 WHERE id = :i"),
+                                   {"i": task_id})
         # enough pages that PostgreSQL fetches the rows by address, not by another scan
         pad = json.dumps({"action": "std.noop", "input": "x" * 400})
         _insert_specs(engine, {f"u{i:04d}": pad for i in range(3000)})
